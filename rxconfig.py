@@ -1,0 +1,15 @@
+"""Reflex configuration. WorkFuse's own settings live in ``workfuse.settings``."""
+
+import reflex as rx
+
+config = rx.Config(
+    app_name="workfuse",
+    telemetry_enabled=False,
+    show_built_with_reflex=False,
+    plugins=[
+        rx.plugins.RadixThemesPlugin(
+            theme=rx.theme(accent_color="violet", gray_color="slate", radius="medium")
+        ),
+    ],
+    disable_plugins=["reflex_base.plugins.sitemap.SitemapPlugin"],
+)

@@ -1,0 +1,116 @@
+"""Shared fixtures: every database test runs on SQLite and on a real PostgreSQL.
+
+PostgreSQL comes from ``WORKFUSE_TEST_POSTGRES_URL`` (default: the local server with
+trust auth). Each test run creates its own database and drops it afterwards. An
+unreachable server fails the run; it is never skipped.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+import sqlalchemy as sa
+from sqlmodel import Session, SQLModel
+
+from workfuse.db import get_engine, upgrade_database
+from workfuse.models import User
+from workfuse.services.users import create_user
+from workfuse.settings import get_settings
+
+POSTGRES_ADMIN_URL = os.environ.get(
+    "WORKFUSE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+def _psycopg_url(url: str) -> str:
+    return url.replace("postgresql+psycopg://", "postgresql://", 1)
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for this test run (SQLAlchemy URL)."""
+    name = f"workfuse_test_{secrets.token_hex(4)}"
+    try:
+        admin = psycopg.connect(_psycopg_url(POSTGRES_ADMIN_URL), autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as error:
+        pytest.fail(f"PostgreSQL is unreachable at {POSTGRES_ADMIN_URL}: {error}", pytrace=False)
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    base = sa.engine.make_url(POSTGRES_ADMIN_URL).set(drivername="postgresql+psycopg", database=name)
+    url = base.render_as_string(hide_password=False)
+    yield url
+    get_engine(url).dispose()
+    with psycopg.connect(_psycopg_url(POSTGRES_ADMIN_URL), autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    path = tmp_path_factory.mktemp("sqlite") / "workfuse.db"
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture(scope="session")
+def _migrated() -> set[str]:
+    return set()
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(
+    request: pytest.FixtureRequest, _migrated: set[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[str]:
+    """A migrated database (SQLite, then PostgreSQL), emptied after each test.
+
+    The settings point at it too, so code that calls ``get_settings()`` sees it.
+    """
+    url = request.getfixturevalue(f"{request.param}_url")
+    if url not in _migrated:
+        upgrade_database(url)
+        _migrated.add(url)
+    monkeypatch.setenv("WORKFUSE_DATABASE_URL", url)
+    monkeypatch.setenv("WORKFUSE_DATA_DIR", str(tmp_path / "data"))
+    get_settings.cache_clear()
+    yield url
+    get_settings.cache_clear()
+    with get_engine(url).begin() as connection:
+        for table in reversed(SQLModel.metadata.sorted_tables):
+            connection.execute(table.delete())
+
+
+@pytest.fixture
+def session(database_url: str) -> Iterator[Session]:
+    with Session(get_engine(database_url), expire_on_commit=False) as db_session:
+        yield db_session
+        db_session.rollback()
+
+
+@pytest.fixture
+def user(session: Session) -> User:
+    created = create_user(session=session, email="ada@example.com", name="Ada")
+    session.commit()
+    return created
+
+
+@pytest.fixture
+def other_user(session: Session) -> User:
+    created = create_user(session=session, email="grace@example.com", name="Grace")
+    session.commit()
+    return created
+
+
+@pytest.fixture(autouse=True)
+def _isolated_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    """No test reads the developer's .env or data directory."""
+    monkeypatch.chdir(tmp_path)
+    for name in list(os.environ):
+        if name.startswith("WORKFUSE_") and name != "WORKFUSE_TEST_POSTGRES_URL":
+            monkeypatch.delenv(name)
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()

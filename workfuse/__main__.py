@@ -1,0 +1,2 @@
+from workfuse.cli import main
+main()

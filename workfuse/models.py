@@ -1,0 +1,236 @@
+"""Database tables (the seed's Prisma schema) and the schemas that cross the API.
+
+Per entity, following the full-stack-fastapi-template: ``XBase`` (shared fields),
+``X(table=True)``, and ``XCreate``/``XUpdate``/``XPublic`` schemas. No column ever
+holds a secret value: credentials are references (ARN or local id) only, passwords
+and session tokens are stored as hashes.
+
+Differences from the seed, each for a reason:
+- ``Workflow.webhook_token`` is the seed's ``webhookUrl``: the URL is
+  ``{base_url}/hooks/{webhook_token}``, so a change of host does not rewrite rows.
+- ``Session.token_hash`` is the seed's ``token``: only a hash of the token is kept.
+- ``Execution`` pins ``workflow_version`` and may link to the execution it retries.
+- ``SecretReference`` belongs to a user; ``workflow_id`` is optional, so one
+  credential can serve several of that user's workflows.
+- ``NodeRun`` is new: the engine's per-step memo (one row per execution and node).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+from pydantic import ConfigDict
+from pydantic.alias_generators import to_camel
+from sqlmodel import Field, SQLModel
+
+from workfuse.db_types import JSONType, UTCDateTime, new_id, utcnow
+
+#: Deterministic constraint names, so migrations (and SQLite batch mode) can find them.
+SQLModel.metadata.naming_convention = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+MAX_NAME_LENGTH = 200  #: characters, workflow and credential names
+MAX_DESCRIPTION_LENGTH = 2000  #: characters
+MAX_EMAIL_LENGTH = 320  #: characters
+
+
+class ExecutionStatus(StrEnum):
+    PENDING = "PENDING"
+    RUNNING = "RUNNING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    RETRYING = "RETRYING"
+    CANCELLED = "CANCELLED"
+
+
+class LogLevel(StrEnum):
+    DEBUG = "DEBUG"
+    INFO = "INFO"
+    WARN = "WARN"
+    ERROR = "ERROR"
+
+
+class NodeRunStatus(StrEnum):
+    PENDING = "PENDING"
+    RUNNING = "RUNNING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    SKIPPED = "SKIPPED"
+    RETRYING = "RETRYING"
+
+
+def _enum(enum: type[StrEnum]) -> sa.Enum:
+    """A portable enum column: VARCHAR plus a CHECK constraint, same on both databases."""
+    return sa.Enum(
+        enum, native_enum=False, create_constraint=True, length=16, name=enum.__name__.lower()
+    )
+
+
+def _created() -> Any:
+    return Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+def _updated() -> Any:
+    return Field(
+        default_factory=utcnow,
+        sa_type=UTCDateTime,
+        nullable=False,
+        sa_column_kwargs={"onupdate": utcnow},
+    )
+
+
+def _owner_fk(table: str, *, nullable: bool = False) -> Any:
+    return Field(
+        foreign_key=f"{table}.id", ondelete="CASCADE", index=True, nullable=nullable, max_length=32
+    )
+
+
+class ApiSchema(SQLModel):
+    """A schema sent over the API: camelCase JSON names, snake_case in Python."""
+
+    model_config = ConfigDict(  # type: ignore[assignment]
+        alias_generator=to_camel, populate_by_name=True, from_attributes=True
+    )
+
+
+# --- users and sessions -------------------------------------------------------------
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "users"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    email: str = Field(unique=True, max_length=MAX_EMAIL_LENGTH)
+    name: str | None = Field(default=None, max_length=MAX_NAME_LENGTH)
+    password_hash: str | None = Field(default=None, max_length=255)
+    created_at: datetime = _created()
+    updated_at: datetime = _updated()
+
+
+class UserPublic(ApiSchema):
+    id: str
+    email: str
+    name: str | None
+    created_at: datetime
+
+
+class Session(SQLModel, table=True):
+    __tablename__ = "sessions"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    token_hash: str = Field(unique=True, index=True, max_length=128)
+    expires_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    created_at: datetime = _created()
+    user_id: str = _owner_fk("users")
+
+
+# --- workflows ----------------------------------------------------------------------
+
+
+class Workflow(SQLModel, table=True):
+    __tablename__ = "workflows"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    name: str = Field(max_length=MAX_NAME_LENGTH)
+    description: str | None = Field(default=None, max_length=MAX_DESCRIPTION_LENGTH)
+    graph: dict[str, Any] = Field(sa_type=JSONType, nullable=False)
+    version: int = Field(default=1, nullable=False)
+    webhook_token: str = Field(unique=True, index=True, max_length=64)
+    is_active: bool = Field(default=True, nullable=False)
+    created_at: datetime = _created()
+    updated_at: datetime = _updated()
+    user_id: str = _owner_fk("users")
+
+
+class WorkflowVersion(SQLModel, table=True):
+    __tablename__ = "workflow_versions"
+    __table_args__ = (sa.UniqueConstraint("workflow_id", "version"),)
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    version: int = Field(nullable=False)
+    name: str = Field(max_length=MAX_NAME_LENGTH)
+    graph: dict[str, Any] = Field(sa_type=JSONType, nullable=False)
+    created_at: datetime = _created()
+    workflow_id: str = _owner_fk("workflows")
+
+
+# --- executions ---------------------------------------------------------------------
+
+
+class Execution(SQLModel, table=True):
+    __tablename__ = "executions"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    status: ExecutionStatus = Field(sa_type=_enum(ExecutionStatus), index=True, nullable=False)
+    trigger_data: dict[str, Any] = Field(sa_type=JSONType, nullable=False)
+    node_results: dict[str, Any] = Field(default_factory=dict, sa_type=JSONType, nullable=False)
+    error: str | None = Field(default=None, sa_type=sa.Text)
+    started_at: datetime = Field(
+        default_factory=utcnow, sa_type=UTCDateTime, nullable=False, index=True
+    )
+    completed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    duration: int | None = Field(default=None, description="milliseconds")
+    workflow_version: int = Field(nullable=False)
+    retry_of_id: str | None = Field(
+        default=None, foreign_key="executions.id", ondelete="SET NULL", max_length=32
+    )
+    workflow_id: str = _owner_fk("workflows")
+    user_id: str = _owner_fk("users")
+
+
+class ExecutionLog(SQLModel, table=True):
+    __tablename__ = "execution_logs"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    node_id: str = Field(max_length=128)
+    level: LogLevel = Field(sa_type=_enum(LogLevel), nullable=False)
+    message: str = Field(sa_type=sa.Text, nullable=False)
+    data: dict[str, Any] | None = Field(default=None, sa_type=JSONType)
+    timestamp: datetime = Field(
+        default_factory=utcnow, sa_type=UTCDateTime, nullable=False, index=True
+    )
+    execution_id: str = _owner_fk("executions")
+
+
+class NodeRun(SQLModel, table=True):
+    """The engine's memo of one node in one execution (at most one row per pair)."""
+
+    __tablename__ = "node_runs"
+    __table_args__ = (sa.UniqueConstraint("execution_id", "node_id"),)
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    node_id: str = Field(max_length=128)
+    status: NodeRunStatus = Field(sa_type=_enum(NodeRunStatus), nullable=False)
+    attempt: int = Field(default=0, nullable=False)
+    input: dict[str, Any] | None = Field(default=None, sa_type=JSONType)
+    output: Any | None = Field(default=None, sa_type=JSONType)
+    error: dict[str, Any] | None = Field(default=None, sa_type=JSONType)
+    started_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    duration: int | None = Field(default=None, description="milliseconds")
+    execution_id: str = _owner_fk("executions")
+
+
+# --- credentials --------------------------------------------------------------------
+
+
+class SecretReference(SQLModel, table=True):
+    """Where a credential lives (an ARN or a local store id); never its value."""
+
+    __tablename__ = "secret_references"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    name: str = Field(max_length=MAX_NAME_LENGTH)
+    arn: str = Field(unique=True, max_length=2048)
+    description: str | None = Field(default=None, max_length=MAX_DESCRIPTION_LENGTH)
+    created_at: datetime = _created()
+    user_id: str = _owner_fk("users")
+    workflow_id: str | None = _owner_fk("workflows", nullable=True)

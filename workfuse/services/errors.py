@@ -1,0 +1,56 @@
+"""Errors the services raise; the API and UI turn them into statuses and messages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from workfuse.graph import ValidationIssue
+
+
+class ServiceError(Exception):
+    """A refusal with a message a person understands."""
+
+    status_code = 400
+
+
+class NotFound(ServiceError):
+    """The thing does not exist, or belongs to somebody else (we do not say which)."""
+
+    status_code = 404
+
+
+class Conflict(ServiceError):
+    status_code = 409
+
+
+class InvalidInput(ServiceError):
+    """The input is malformed; ``issues`` (if any) say where."""
+
+    status_code = 422
+
+    def __init__(self, message: str, issues: list[ValidationIssue] | None = None) -> None:
+        super().__init__(message)
+        self.issues = issues or []
+
+
+class WorkflowInvalid(InvalidInput):
+    """The graph fails validation, so it may not be activated, imported or run."""
+
+
+def reject_nul(value: Any, what: str) -> None:
+    """Refuse NUL characters anywhere in ``value`` (strings, dict keys, lists).
+
+    PostgreSQL cannot store them in text or JSONB, so without this check the same
+    input would be stored on SQLite and fail with a database error on PostgreSQL.
+    """
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                raise InvalidInput(f"{what} contains a NUL character (\\u0000), which is not allowed")
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend(item)

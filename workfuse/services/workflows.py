@@ -1,0 +1,294 @@
+"""Workflows: create, update (with version snapshots), delete, get, list, export, import.
+
+Every function takes the acting user; another user's workflow is :class:`NotFound`.
+A graph that fails validation may be stored only as an inactive draft; activating,
+importing or running it is refused with the validation errors. Functions flush but
+do not commit: the caller's session scope decides, so a failure writes nothing.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import Field, ValidationError
+from sqlmodel import Session, col, select
+
+from workfuse.graph import (
+    MAX_LABEL_LENGTH,
+    ValidationResult,
+    WorkflowGraph,
+    error_location,
+)
+from workfuse.graph_validation import check_graph_data
+from workfuse.models import (
+    MAX_DESCRIPTION_LENGTH,
+    MAX_NAME_LENGTH,
+    ApiSchema,
+    User,
+    Workflow,
+    WorkflowVersion,
+)
+from workfuse.services.errors import InvalidInput, NotFound, WorkflowInvalid
+from workfuse.settings import get_settings
+
+WEBHOOK_TOKEN_BYTES = 24  #: bytes of randomness (192 bits)
+EXPORT_FORMAT = "workfuse.workflow"
+EXPORT_FORMAT_VERSION = 1
+MAX_LIST_LIMIT = 500
+
+
+class WorkflowCreate(ApiSchema):
+    name: str = Field(min_length=1, max_length=MAX_NAME_LENGTH)
+    description: str | None = Field(default=None, max_length=MAX_DESCRIPTION_LENGTH)
+    graph: dict[str, Any] = Field(default_factory=lambda: {"nodes": [], "edges": []})
+    is_active: bool | None = None
+
+
+class WorkflowUpdate(ApiSchema):
+    """Fields left out stay as they are."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=MAX_NAME_LENGTH)
+    description: str | None = Field(default=None, max_length=MAX_DESCRIPTION_LENGTH)
+    graph: dict[str, Any] | None = None
+    is_active: bool | None = None
+
+
+class WorkflowPublic(ApiSchema):
+    id: str
+    name: str
+    description: str | None
+    graph: WorkflowGraph
+    version: int
+    is_active: bool
+    webhook_url: str
+    created_at: datetime
+    updated_at: datetime
+    validation: ValidationResult
+
+
+class WorkflowExport(ApiSchema):
+    """The file format of ``export``/``import``; ``graph`` is the seed's WorkflowGraph."""
+
+    format: Literal["workfuse.workflow"] = EXPORT_FORMAT
+    format_version: Literal[1] = EXPORT_FORMAT_VERSION
+    name: str = Field(min_length=1, max_length=MAX_NAME_LENGTH)
+    description: str | None = Field(default=None, max_length=MAX_DESCRIPTION_LENGTH)
+    is_active: bool = True
+    graph: dict[str, Any]
+
+
+def webhook_url(workflow: Workflow) -> str:
+    return f"{get_settings().base_url.rstrip('/')}/hooks/{workflow.webhook_token}"
+
+
+def graph_of(workflow: Workflow) -> WorkflowGraph:
+    """The stored workflow as the seed's ``WorkflowGraph``."""
+    return WorkflowGraph.model_validate(
+        {
+            **workflow.graph,
+            "id": workflow.id,
+            "name": workflow.name,
+            "version": workflow.version,
+            "createdAt": workflow.created_at,
+            "updatedAt": workflow.updated_at,
+        }
+    )
+
+
+def to_public(workflow: Workflow) -> WorkflowPublic:
+    graph = graph_of(workflow)
+    _, validation = check_graph_data(graph.model_dump(mode="json"))
+    return WorkflowPublic(
+        id=workflow.id,
+        name=workflow.name,
+        description=workflow.description,
+        graph=graph,
+        version=workflow.version,
+        is_active=workflow.is_active,
+        webhook_url=webhook_url(workflow),
+        created_at=workflow.created_at,
+        updated_at=workflow.updated_at,
+        validation=validation,
+    )
+
+
+def _checked_graph(name: str, graph: dict[str, Any]) -> tuple[dict[str, Any] | None, ValidationResult]:
+    """The storable body of ``graph`` (or None if it is not graph-shaped) and its problems."""
+    if not isinstance(graph, dict):
+        raise InvalidInput("graph must be a JSON object with nodes and edges")
+    parsed, validation = check_graph_data({**graph, "name": name})
+    return (parsed.body() if parsed else None), validation
+
+
+def _decide_active(requested: bool | None, current: bool, validation: ValidationResult) -> bool:
+    if validation.valid:
+        return current if requested is None else requested
+    if requested:
+        raise WorkflowInvalid(
+            "the workflow has validation errors, so it cannot be activated", validation.errors
+        )
+    return False
+
+
+def _snapshot(session: Session, workflow: Workflow) -> None:
+    session.add(
+        WorkflowVersion(
+            workflow_id=workflow.id,
+            version=workflow.version,
+            name=workflow.name,
+            graph=workflow.graph,
+        )
+    )
+
+
+def create_workflow(*, session: Session, user: User, data: WorkflowCreate) -> Workflow:
+    """Store a new workflow (version 1); an invalid graph becomes an inactive draft."""
+    body, validation = _checked_graph(data.name, data.graph)
+    if body is None:
+        raise WorkflowInvalid("the graph is not a valid workflow graph", validation.errors)
+    workflow = Workflow(
+        name=data.name,
+        description=data.description,
+        graph=body,
+        webhook_token=secrets.token_urlsafe(WEBHOOK_TOKEN_BYTES),
+        is_active=_decide_active(data.is_active, True, validation),
+        user_id=user.id,
+    )
+    session.add(workflow)
+    session.flush()
+    _snapshot(session, workflow)
+    session.flush()
+    return workflow
+
+
+def get_workflow(*, session: Session, user: User, workflow_id: str) -> Workflow:
+    workflow = session.get(Workflow, workflow_id)
+    if workflow is None or workflow.user_id != user.id:
+        raise NotFound(f"workflow {workflow_id} not found")
+    return workflow
+
+
+def list_workflows(
+    *, session: Session, user: User, search: str | None = None, limit: int = 100, offset: int = 0
+) -> list[Workflow]:
+    """The user's workflows, most recently updated first; ``search`` matches the name."""
+    query = select(Workflow).where(Workflow.user_id == user.id)
+    if search:
+        escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        query = query.where(col(Workflow.name).ilike(f"%{escaped}%", escape="\\"))
+    query = query.order_by(col(Workflow.updated_at).desc(), col(Workflow.id).desc())
+    limit = max(1, min(limit, MAX_LIST_LIMIT))
+    return list(session.exec(query.offset(max(0, offset)).limit(limit)).all())
+
+
+def update_workflow(
+    *, session: Session, user: User, workflow_id: str, data: WorkflowUpdate
+) -> Workflow:
+    """Apply the changes, bump ``version`` and snapshot it in ``WorkflowVersion``."""
+    workflow = get_workflow(session=session, user=user, workflow_id=workflow_id)
+    name = data.name if data.name is not None else workflow.name
+    graph = data.graph if data.graph is not None else workflow.graph
+    body, validation = _checked_graph(name, graph)
+    if body is None:
+        raise WorkflowInvalid("the graph is not a valid workflow graph", validation.errors)
+    workflow.is_active = _decide_active(data.is_active, workflow.is_active, validation)
+    workflow.name = name
+    if "description" in data.model_fields_set:
+        workflow.description = data.description
+    workflow.graph = body
+    workflow.version += 1
+    session.add(workflow)
+    session.flush()
+    _snapshot(session, workflow)
+    session.flush()
+    return workflow
+
+
+def set_active(*, session: Session, user: User, workflow_id: str, active: bool) -> Workflow:
+    """Switch the workflow on or off; switching on an invalid workflow is refused."""
+    workflow = get_workflow(session=session, user=user, workflow_id=workflow_id)
+    if active:
+        ensure_runnable(workflow)
+    workflow.is_active = active
+    session.add(workflow)
+    session.flush()
+    return workflow
+
+
+def ensure_runnable(workflow: Workflow) -> WorkflowGraph:
+    """The workflow's graph if it passes validation, else :class:`WorkflowInvalid`."""
+    graph, validation = check_graph_data({**workflow.graph, "name": workflow.name})
+    if graph is None or not validation.valid:
+        raise WorkflowInvalid(
+            f"workflow {workflow.name!r} has validation errors and cannot run", validation.errors
+        )
+    return graph
+
+
+def delete_workflow(*, session: Session, user: User, workflow_id: str) -> None:
+    workflow = get_workflow(session=session, user=user, workflow_id=workflow_id)
+    session.delete(workflow)
+    session.flush()
+
+
+def list_versions(*, session: Session, user: User, workflow_id: str) -> list[WorkflowVersion]:
+    get_workflow(session=session, user=user, workflow_id=workflow_id)
+    query = (
+        select(WorkflowVersion)
+        .where(WorkflowVersion.workflow_id == workflow_id)
+        .order_by(col(WorkflowVersion.version).desc())
+    )
+    return list(session.exec(query).all())
+
+
+def export_workflow(*, session: Session, user: User, workflow_id: str) -> WorkflowExport:
+    workflow = get_workflow(session=session, user=user, workflow_id=workflow_id)
+    return WorkflowExport(
+        name=workflow.name,
+        description=workflow.description,
+        is_active=workflow.is_active,
+        graph={"name": workflow.name, **workflow.graph},
+    )
+
+
+def parse_workflow_file(data: Any) -> WorkflowExport:
+    """Read an export file, or a bare seed ``WorkflowGraph`` (``{id?, name, nodes, edges}``)."""
+    if not isinstance(data, dict):
+        raise InvalidInput("a workflow file must hold a JSON object")
+    if "format" not in data and "graph" not in data:
+        name = data.get("name")
+        data = {"name": name if isinstance(name, str) else "", "graph": data}
+    try:
+        exported = WorkflowExport.model_validate(data)
+    except ValidationError as error:
+        details = [
+            f"{error_location(tuple(detail['loc'])) or 'file'}: {detail['msg']}"
+            for detail in error.errors(include_url=False)
+        ]
+        raise InvalidInput("not a WorkFuse workflow file: " + "; ".join(details)) from None
+    return exported
+
+
+def import_workflow(*, session: Session, user: User, data: Any) -> Workflow:
+    """Create a workflow from an export or bare graph; an invalid graph writes nothing."""
+    exported = parse_workflow_file(data)
+    graph = {key: value for key, value in exported.graph.items() if key in ("nodes", "edges")}
+    _, validation = _checked_graph(exported.name, graph)
+    if not validation.valid:
+        raise WorkflowInvalid(
+            f"workflow {exported.name[:MAX_LABEL_LENGTH]!r} was not imported: "
+            f"{len(validation.errors)} validation error(s)",
+            validation.errors,
+        )
+    return create_workflow(
+        session=session,
+        user=user,
+        data=WorkflowCreate(
+            name=exported.name,
+            description=exported.description,
+            graph=graph,
+            is_active=exported.is_active,
+        ),
+    )

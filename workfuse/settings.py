@@ -1,0 +1,150 @@
+"""The one settings object. Nothing else in WorkFuse reads the process environment.
+
+Every setting comes from an environment variable with the ``WORKFUSE_`` prefix (or a
+``.env`` file in the working directory). The embedded default needs no services: a
+SQLite file and an encryption key file in ``data_dir``, the in-process broker and the
+local secret store. ``WORKFUSE_ENV=production`` refuses to start unless the
+encryption key and a non-SQLite database are configured explicitly.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENCRYPTION_KEY_FILE = "encryption.key"
+ENCRYPTION_KEY_BYTES = 32  #: bytes (AES-256)
+
+
+class Environment(StrEnum):
+    EMBEDDED = "embedded"
+    PRODUCTION = "production"
+
+
+class SettingsError(RuntimeError):
+    """A setting is missing or wrong; the message names the variable to set."""
+
+
+def normalise_database_url(url: str) -> str:
+    """Map ``postgres://`` and ``postgresql://`` URLs to the psycopg 3 driver."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+class Settings(BaseSettings):
+    """WorkFuse configuration (env ``WORKFUSE_<NAME>``)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="WORKFUSE_", env_file=".env", extra="ignore", validate_default=True
+    )
+
+    env: Environment = Environment.EMBEDDED
+    data_dir: Path = Field(default=Path("data"), description="Embedded SQLite file and key file.")
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; default sqlite:///<data_dir>/workfuse.db."
+    )
+    redis_url: str | None = Field(
+        default=None, description="Redis broker and event bus; unset = in-process broker."
+    )
+    encryption_key: SecretStr | None = Field(
+        default=None,
+        description="Base64 32-byte key for the local secret store; embedded default: "
+        "generated on first run into <data_dir>/encryption.key.",
+    )
+    base_url: str = Field(
+        default="http://127.0.0.1:3000", description="Public URL, used to build webhook URLs."
+    )
+    auto_migrate: bool = Field(
+        default=True, description="Apply database migrations when the app starts."
+    )
+    load_demo: bool = Field(
+        default=True, description="Create the demo user and workflow on an empty database."
+    )
+    demo_email: str = "demo@workfuse.local"
+    template_env_allowlist: list[str] = Field(
+        default_factory=list,
+        description="Environment variables that templates may read as env.NAME.",
+    )
+    log_level: str = "INFO"
+
+    @field_validator("database_url")
+    @classmethod
+    def _normalise(cls, value: str | None) -> str | None:
+        return normalise_database_url(value) if value else value
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL in use (the embedded SQLite file when none is set)."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'workfuse.db').resolve()}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.resolved_database_url.startswith("sqlite")
+
+    def check_production(self) -> None:
+        """Refuse a production start with embedded defaults; name the missing setting."""
+        if self.env is not Environment.PRODUCTION:
+            return
+        missing = []
+        if self.encryption_key is None:
+            missing.append("WORKFUSE_ENCRYPTION_KEY (base64 of 32 random bytes)")
+        if not self.database_url or self.is_sqlite:
+            missing.append("WORKFUSE_DATABASE_URL (a PostgreSQL URL, not SQLite)")
+        if missing:
+            raise SettingsError(
+                "production mode (WORKFUSE_ENV=production) needs: " + "; ".join(missing)
+            )
+
+    def encryption_key_bytes(self) -> bytes:
+        """The local secret store's key: the setting, or the key file (created once)."""
+        if self.encryption_key is not None:
+            return _decode_key(self.encryption_key.get_secret_value(), "WORKFUSE_ENCRYPTION_KEY")
+        self.check_production()
+        path = self.data_dir / ENCRYPTION_KEY_FILE
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            encoded = base64.urlsafe_b64encode(secrets.token_bytes(ENCRYPTION_KEY_BYTES))
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(encoded)
+        return _decode_key(path.read_text().strip(), str(path))
+
+    def template_env(self) -> dict[str, str]:
+        """The allowlisted environment variables that templates see as ``env``."""
+        return {name: os.environ[name] for name in self.template_env_allowlist if name in os.environ}
+
+
+def _decode_key(encoded: str, where: str) -> bytes:
+    try:
+        key = base64.urlsafe_b64decode(encoded.encode() + b"=" * (-len(encoded) % 4))
+    except ValueError as error:
+        raise SettingsError(f"{where}: not valid base64") from error
+    if len(key) != ENCRYPTION_KEY_BYTES:
+        raise SettingsError(f"{where}: must decode to {ENCRYPTION_KEY_BYTES} bytes, not {len(key)}")
+    return key
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once and checked for production."""
+    try:
+        settings = Settings()
+    except ValidationError as error:
+        problems = [
+            f"WORKFUSE_{'_'.join(str(part) for part in detail['loc']).upper()}: {detail['msg']}"
+            for detail in error.errors(include_url=False)
+        ]
+        raise SettingsError("; ".join(problems)) from None
+    settings.check_production()
+    return settings

@@ -1,0 +1,3 @@
+"""Route paths of every page, in one place."""
+
+WORKFLOWS = "/"
