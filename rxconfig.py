@@ -11,5 +11,5 @@ config = rx.Config(
             theme=rx.theme(accent_color="violet", gray_color="slate", radius="medium")
         ),
     ],
-    disable_plugins=["reflex_base.plugins.sitemap.SitemapPlugin"],
+    disable_plugins=[rx.plugins.SitemapPlugin],
 )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 from playwright.sync_api import Page, expect
 from sqlmodel import Session, select
 
@@ -10,6 +11,9 @@ from tests.ui.conftest import RunningApp, screenshot
 from workfuse.db import get_engine
 from workfuse.demo import DEMO_NAME
 from workfuse.models import Workflow
+
+#: The first test also waits for the app's first production build.
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(900)]
 
 
 def test_first_run_serves_the_demo_workflow(running_app: RunningApp, page: Page) -> None:
