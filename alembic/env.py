@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from alembic import context
+from sqlmodel import SQLModel
 
 import workfuse.models  # noqa: F401  (registers the tables)
 from workfuse.db import get_engine
 from workfuse.settings import get_settings
-from sqlmodel import SQLModel
 
 target_metadata = SQLModel.metadata
 

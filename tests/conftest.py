@@ -37,12 +37,16 @@ def postgres_url() -> Iterator[str]:
     """A fresh, empty PostgreSQL database for this test run (SQLAlchemy URL)."""
     name = f"workfuse_test_{secrets.token_hex(4)}"
     try:
-        admin = psycopg.connect(_psycopg_url(POSTGRES_ADMIN_URL), autocommit=True, connect_timeout=5)
+        admin = psycopg.connect(
+            _psycopg_url(POSTGRES_ADMIN_URL), autocommit=True, connect_timeout=5
+        )
     except psycopg.OperationalError as error:
         pytest.fail(f"PostgreSQL is unreachable at {POSTGRES_ADMIN_URL}: {error}", pytrace=False)
     with admin:
         admin.execute(f'CREATE DATABASE "{name}"')
-    base = sa.engine.make_url(POSTGRES_ADMIN_URL).set(drivername="postgresql+psycopg", database=name)
+    base = sa.engine.make_url(POSTGRES_ADMIN_URL).set(
+        drivername="postgresql+psycopg", database=name
+    )
     url = base.render_as_string(hide_password=False)
     yield url
     get_engine(url).dispose()
@@ -63,7 +67,10 @@ def _migrated() -> set[str]:
 
 @pytest.fixture(params=BACKENDS)
 def database_url(
-    request: pytest.FixtureRequest, _migrated: set[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    request: pytest.FixtureRequest,
+    _migrated: set[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[str]:
     """A migrated database (SQLite, then PostgreSQL), emptied after each test.
 
@@ -114,3 +121,32 @@ def _isolated_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Itera
     get_settings.cache_clear()
     yield
     get_settings.cache_clear()
+
+
+@pytest.fixture(params=BACKENDS)
+def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A brand-new database with no tables at all (SQLite file, then PostgreSQL).
+
+    Unlike ``database_url`` it is not migrated and not shared: migration tests start
+    from nothing. The PostgreSQL database is dropped afterwards.
+    """
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'empty.db'}"
+        return
+    name = f"workfuse_empty_{secrets.token_hex(4)}"
+    admin_url = _psycopg_url(POSTGRES_ADMIN_URL)
+    try:
+        admin = psycopg.connect(admin_url, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as error:
+        pytest.fail(f"PostgreSQL is unreachable at {POSTGRES_ADMIN_URL}: {error}", pytrace=False)
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    url = (
+        sa.engine.make_url(POSTGRES_ADMIN_URL)
+        .set(drivername="postgresql+psycopg", database=name)
+        .render_as_string(hide_password=False)
+    )
+    yield url
+    get_engine(url).dispose()
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -1,2 +1,3 @@
 from workfuse.cli import main
+
 main()

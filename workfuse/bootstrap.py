@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import logging
 
+from sqlalchemy.exc import IntegrityError
+
 from workfuse.db import session_scope, upgrade_database
 from workfuse.demo import ensure_demo
+from workfuse.services.errors import Conflict
 from workfuse.settings import Environment, Settings, get_settings
 
 logger = logging.getLogger(__name__)
@@ -21,6 +24,9 @@ def prepare(settings: Settings | None = None) -> None:
     if settings.auto_migrate:
         upgrade_database(settings.resolved_database_url)
     if settings.load_demo and settings.env is Environment.EMBEDDED:
-        with session_scope(settings.resolved_database_url) as session:
-            if ensure_demo(session=session, email=settings.demo_email):
-                logger.info("created the demo workflow for %s", settings.demo_email)
+        try:
+            with session_scope(settings.resolved_database_url) as session:
+                if ensure_demo(session=session, email=settings.demo_email):
+                    logger.info("created the demo workflow for %s", settings.demo_email)
+        except (Conflict, IntegrityError):
+            logger.info("another process created the demo user first")

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
+from sqlalchemy import exc as sa_exc
 
 from workfuse.db import downgrade_database, session_scope, upgrade_database
 from workfuse.graph_validation import check_graph_data
@@ -194,6 +195,14 @@ def main() -> None:
         typer.echo(f"error: {error}", err=True)
         _print_issues(error)
         sys.exit(1)
+    except sa_exc.DBAPIError as error:
+        # Unreachable server, wrong URL, or tables missing: a message, not a traceback.
+        reason = (str(error.orig).strip().splitlines() or [type(error.orig).__name__])[0]
+        missing_table = "no such table" in reason or (
+            "relation" in reason and "does not exist" in reason
+        )
+        hint = "; run `workfuse db upgrade` first" if missing_table else ""
+        _report(f"database ({_safe_url()}): {reason}{hint}")
 
 
 def _report(message: str) -> NoReturn:

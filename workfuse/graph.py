@@ -120,9 +120,13 @@ class ValidationIssue(GraphModel):
 
     def describe(self) -> str:
         """One line for a terminal: severity, code, where, message."""
-        where = [f"node {self.node_id}" if self.node_id else "", f"edge {self.edge_id}" if self.edge_id else ""]
+        where = [
+            f"node {self.node_id}" if self.node_id else "",
+            f"edge {self.edge_id}" if self.edge_id else "",
+        ]
         place = ", ".join(part for part in where if part)
-        return f"{self.severity.value}: {self.code.value}{f' ({place})' if place else ''}: {self.message}"
+        where_text = f" ({place})" if place else ""
+        return f"{self.severity.value}: {self.code.value}{where_text}: {self.message}"
 
 
 class ValidationResult(GraphModel):
@@ -173,10 +177,11 @@ def _format_issues(error: ValidationError, data: Any) -> list[ValidationIssue]:
             if isinstance(item_id, str):
                 node_id, edge_id = (item_id, None) if loc[0] == "nodes" else (None, item_id)
         where = error_location(loc) or "graph"
+        item = f" (node {node_id!r})" if node_id else f" (edge {edge_id!r})" if edge_id else ""
         issues.append(
             ValidationIssue(
                 code=IssueCode.INVALID_FORMAT,
-                message=f"{where}: {detail['msg']}",
+                message=f"{where}{item}: {detail['msg']}",
                 node_id=node_id,
                 edge_id=edge_id,
                 field=where,

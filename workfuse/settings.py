@@ -44,7 +44,11 @@ class Settings(BaseSettings):
     """WorkFuse configuration (env ``WORKFUSE_<NAME>``)."""
 
     model_config = SettingsConfigDict(
-        env_prefix="WORKFUSE_", env_file=".env", extra="ignore", validate_default=True
+        env_prefix="WORKFUSE_",
+        env_file=".env",
+        extra="ignore",
+        validate_default=True,
+        env_ignore_empty=True,  # `WORKFUSE_ENCRYPTION_KEY=` means unset, not an empty key
     )
 
     env: Environment = Environment.EMBEDDED
@@ -105,6 +109,9 @@ class Settings(BaseSettings):
             raise SettingsError(
                 "production mode (WORKFUSE_ENV=production) needs: " + "; ".join(missing)
             )
+        # A malformed key stops the start, not the first use of a credential.
+        if self.encryption_key is not None:
+            _decode_key(self.encryption_key.get_secret_value(), "WORKFUSE_ENCRYPTION_KEY")
 
     def encryption_key_bytes(self) -> bytes:
         """The local secret store's key: the setting, or the key file (created once)."""
@@ -122,12 +129,17 @@ class Settings(BaseSettings):
 
     def template_env(self) -> dict[str, str]:
         """The allowlisted environment variables that templates see as ``env``."""
-        return {name: os.environ[name] for name in self.template_env_allowlist if name in os.environ}
+        return {
+            name: os.environ[name] for name in self.template_env_allowlist if name in os.environ
+        }
 
 
 def _decode_key(encoded: str, where: str) -> bytes:
+    # Strict: either alphabet (standard or URL-safe), padding optional, and any other
+    # character is an error (the lenient decoder would silently drop it).
+    text = encoded.strip().replace("-", "+").replace("_", "/")
     try:
-        key = base64.urlsafe_b64decode(encoded.encode() + b"=" * (-len(encoded) % 4))
+        key = base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
     except ValueError as error:
         raise SettingsError(f"{where}: not valid base64") from error
     if len(key) != ENCRYPTION_KEY_BYTES:

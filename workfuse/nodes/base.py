@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from dataclasses import dataclass, field
 
 from pydantic import BaseModel, ConfigDict
@@ -12,7 +13,11 @@ class NodeConfigModel(BaseModel):
     """Base of every node's ``config``: camelCase JSON names, unknown fields refused."""
 
     model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="forbid",
+        frozen=True,
+        serialize_by_alias=True,
     )
 
 
@@ -28,7 +33,7 @@ class NodeSpec:
     label: str
     icon: str
     description: str
-    config_model: type[NodeConfigModel]
+    config_model: builtins.type[NodeConfigModel]
     inputs: int = 1
     outputs: tuple[str, ...] = ("out",)
     dynamic_outputs: bool = False

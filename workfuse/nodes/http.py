@@ -28,9 +28,7 @@ class HTTPNodeConfig(NodeConfigModel):
     headers: dict[str, str] | None = None
     body: Any = None
     auth: HTTPAuth | None = None
-    timeout: int | None = Field(
-        default=None, ge=1, le=MAX_TIMEOUT_MS, description="milliseconds"
-    )
+    timeout: int | None = Field(default=None, ge=1, le=MAX_TIMEOUT_MS, description="milliseconds")
 
 
 SPEC = NodeSpec(

@@ -48,7 +48,7 @@ def reject_nul(value: Any, what: str) -> None:
         item = stack.pop()
         if isinstance(item, str):
             if "\x00" in item:
-                raise InvalidInput(f"{what} contains a NUL character (\\u0000), which is not allowed")
+                raise InvalidInput(f"{what} contains a NUL character (\\u0000); it is not allowed")
         elif isinstance(item, dict):
             stack.extend(item.keys())
             stack.extend(item.values())

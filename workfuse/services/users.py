@@ -8,7 +8,7 @@ from argon2 import PasswordHasher
 from sqlmodel import Session, select
 
 from workfuse.models import MAX_EMAIL_LENGTH, User
-from workfuse.services.errors import Conflict, InvalidInput, NotFound
+from workfuse.services.errors import Conflict, InvalidInput, NotFound, reject_nul
 
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+$")
 MIN_PASSWORD_LENGTH = 10  #: characters
@@ -17,6 +17,7 @@ _hasher = PasswordHasher()
 
 
 def normalise_email(email: str) -> str:
+    reject_nul(email, "the email address")
     email = email.strip().lower()
     if len(email) > MAX_EMAIL_LENGTH or not EMAIL_PATTERN.match(email):
         raise InvalidInput(f"{email[:80]!r} is not an email address")
@@ -27,6 +28,7 @@ def create_user(
     *, session: Session, email: str, name: str | None = None, password: str | None = None
 ) -> User:
     """Create a user; the password (optional until sign-in exists) is stored as argon2."""
+    reject_nul(name, "the name")
     email = normalise_email(email)
     if session.exec(select(User).where(User.email == email)).first():
         raise Conflict(f"a user with the email {email} already exists")

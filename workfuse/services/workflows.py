@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
-from pydantic import Field, ValidationError
+from pydantic import ConfigDict, Field, ValidationError
+from pydantic.alias_generators import to_camel
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from workfuse.graph import (
     MAX_LABEL_LENGTH,
+    IssueCode,
     ValidationResult,
     WorkflowGraph,
     error_location,
@@ -30,12 +33,18 @@ from workfuse.models import (
     Workflow,
     WorkflowVersion,
 )
-from workfuse.services.errors import InvalidInput, NotFound, WorkflowInvalid
+from workfuse.services.errors import (
+    Conflict,
+    InvalidInput,
+    NotFound,
+    WorkflowInvalid,
+    reject_nul,
+)
 from workfuse.settings import get_settings
 
 WEBHOOK_TOKEN_BYTES = 24  #: bytes of randomness (192 bits)
-EXPORT_FORMAT = "workfuse.workflow"
-EXPORT_FORMAT_VERSION = 1
+EXPORT_FORMAT: Final = "workfuse.workflow"
+EXPORT_FORMAT_VERSION: Final = 1
 MAX_LIST_LIMIT = 500
 
 
@@ -69,7 +78,14 @@ class WorkflowPublic(ApiSchema):
 
 
 class WorkflowExport(ApiSchema):
-    """The file format of ``export``/``import``; ``graph`` is the seed's WorkflowGraph."""
+    """The file format of ``export``/``import``; ``graph`` is the seed's WorkflowGraph.
+
+    Unknown keys are refused, so a typo (``"descripton"``) is an error, not lost data.
+    """
+
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, from_attributes=True, extra="forbid"
+    )
 
     format: Literal["workfuse.workflow"] = EXPORT_FORMAT
     format_version: Literal[1] = EXPORT_FORMAT_VERSION
@@ -114,11 +130,20 @@ def to_public(workflow: Workflow) -> WorkflowPublic:
     )
 
 
-def _checked_graph(name: str, graph: dict[str, Any]) -> tuple[dict[str, Any] | None, ValidationResult]:
-    """The storable body of ``graph`` (or None if it is not graph-shaped) and its problems."""
+def _checked_graph(
+    name: str, graph: dict[str, Any]
+) -> tuple[dict[str, Any] | None, ValidationResult]:
+    """The storable body of ``graph`` (or None if it is not graph-shaped) and its problems.
+
+    A graph over the size limits is refused outright, never kept as a draft.
+    """
     if not isinstance(graph, dict):
         raise InvalidInput("graph must be a JSON object with nodes and edges")
+    reject_nul(name, "the name")
+    reject_nul(graph, "the graph")
     parsed, validation = check_graph_data({**graph, "name": name})
+    if any(issue.code is IssueCode.GRAPH_TOO_LARGE for issue in validation.errors):
+        raise WorkflowInvalid("the graph is too large to store", validation.errors)
     return (parsed.body() if parsed else None), validation
 
 
@@ -145,6 +170,7 @@ def _snapshot(session: Session, workflow: Workflow) -> None:
 
 def create_workflow(*, session: Session, user: User, data: WorkflowCreate) -> Workflow:
     """Store a new workflow (version 1); an invalid graph becomes an inactive draft."""
+    reject_nul(data.description, "the description")
     body, validation = _checked_graph(data.name, data.graph)
     if body is None:
         raise WorkflowInvalid("the graph is not a valid workflow graph", validation.errors)
@@ -188,6 +214,7 @@ def update_workflow(
 ) -> Workflow:
     """Apply the changes, bump ``version`` and snapshot it in ``WorkflowVersion``."""
     workflow = get_workflow(session=session, user=user, workflow_id=workflow_id)
+    reject_nul(data.description, "the description")
     name = data.name if data.name is not None else workflow.name
     graph = data.graph if data.graph is not None else workflow.graph
     body, validation = _checked_graph(name, graph)
@@ -200,9 +227,14 @@ def update_workflow(
     workflow.graph = body
     workflow.version += 1
     session.add(workflow)
-    session.flush()
     _snapshot(session, workflow)
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError:
+        # Another update took this version number first (the unique (workflow, version)).
+        raise Conflict(
+            f"workflow {workflow_id} was changed by someone else meanwhile; reload and retry"
+        ) from None
     return workflow
 
 
@@ -274,7 +306,9 @@ def parse_workflow_file(data: Any) -> WorkflowExport:
 def import_workflow(*, session: Session, user: User, data: Any) -> Workflow:
     """Create a workflow from an export or bare graph; an invalid graph writes nothing."""
     exported = parse_workflow_file(data)
-    graph = {key: value for key, value in exported.graph.items() if key in ("nodes", "edges")}
+    # The whole graph is validated, so an unknown key (a typo such as "edgse") is an
+    # error rather than silently dropped data; storage keeps only nodes and edges.
+    graph = dict(exported.graph)
     _, validation = _checked_graph(exported.name, graph)
     if not validation.valid:
         raise WorkflowInvalid(

@@ -1,0 +1,339 @@
+"""The ``workfuse`` command, run as a real process (as a person would run it)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlmodel import Session, SQLModel, func, select
+
+from workfuse.db import get_engine
+from workfuse.demo import demo_graph
+from workfuse.graph_validation import check_graph_data
+from workfuse.models import User, Workflow, WorkflowVersion
+from workfuse.services.users import create_user
+from workfuse.services.workflows import WorkflowCreate, create_workflow
+
+WORKFUSE = str(Path(sys.executable).parent / "workfuse")
+SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+
+
+def workfuse(*args: str | Path, **env: str) -> subprocess.CompletedProcess[str]:
+    """Run the console script with the test's environment plus ``env``."""
+    return subprocess.run(
+        [WORKFUSE, *map(str, args)],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def write_json(path: Path, data: Any) -> Path:
+    path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    return path
+
+
+def counts(url: str) -> tuple[int, int]:
+    with Session(get_engine(url)) as session:
+        workflows = session.exec(select(func.count()).select_from(Workflow)).one()
+        versions = session.exec(select(func.count()).select_from(WorkflowVersion)).one()
+        return workflows, versions
+
+
+def add_user(url: str, email: str = "ada@example.com") -> User:
+    with Session(get_engine(url), expire_on_commit=False) as session:
+        user = create_user(session=session, email=email)
+        session.commit()
+        return user
+
+
+def problem_graph() -> dict[str, Any]:
+    """A bare seed graph with several problems, each tied to a node or edge."""
+    graph = demo_graph()
+    graph["nodes"].append(
+        {"id": "ghost", "type": "teleport", "position": {"x": 0, "y": 0}, "data": {"label": "G"}}
+    )
+    graph["edges"] += [
+        {"id": "to-nowhere", "source": "extract", "target": "missing-node"},
+        {"id": "loop", "source": "alert", "target": "alert"},
+    ]
+    return {"name": "Problems", **graph}
+
+
+# --- db upgrade ---------------------------------------------------------------------------
+
+
+def test_db_upgrade_applies_the_migrations(empty_database_url: str, tmp_path: Path) -> None:
+    # Given: an empty database, configured with a plain postgresql:// URL where it applies
+    plain_url = empty_database_url.replace("postgresql+psycopg://", "postgresql://")
+
+    # When: `workfuse db upgrade` runs
+    result = workfuse(
+        "db", "upgrade", WORKFUSE_DATABASE_URL=plain_url, WORKFUSE_DATA_DIR=str(tmp_path)
+    )
+
+    # Then: it succeeds and the schema equals the models
+    assert result.returncode == 0, result.stderr
+    assert "database at head" in result.stdout
+    with get_engine(empty_database_url).connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        assert compare_metadata(context, SQLModel.metadata) == []
+    tables = set(sa.inspect(get_engine(empty_database_url)).get_table_names())
+    assert tables == {*SQLModel.metadata.tables, "alembic_version"}
+
+
+# --- users --------------------------------------------------------------------------------
+
+
+def test_user_create_then_duplicate_is_refused(database_url: str) -> None:
+    # Given: a migrated database with no users
+    # When: a user is created
+    created = workfuse("user", "create", "Ada@Example.com", "--name", "Ada")
+
+    # Then: it is stored with its normalised email
+    assert created.returncode == 0, created.stderr
+    assert "created user ada@example.com" in created.stdout
+    with Session(get_engine(database_url)) as session:
+        assert session.exec(select(User.email, User.name)).all() == [("ada@example.com", "Ada")]
+
+    # When: the same email is created again
+    duplicate = workfuse("user", "create", "ada@example.com")
+
+    # Then: exit code 1 with a message, no traceback, still one user
+    assert duplicate.returncode == 1
+    assert "error: a user with the email ada@example.com already exists" in duplicate.stderr
+    assert "Traceback" not in duplicate.stderr
+    with Session(get_engine(database_url)) as session:
+        assert len(session.exec(select(User)).all()) == 1
+
+
+# --- validate -----------------------------------------------------------------------------
+
+
+def test_validate_valid_file(tmp_path: Path) -> None:
+    # Given: a valid bare seed graph
+    path = write_json(tmp_path / "demo.json", {"name": "Demo", **demo_graph()})
+
+    # When: it is validated
+    result = workfuse("workflow", "validate", path)
+
+    # Then: exit code 0 and it says so
+    assert result.returncode == 0, result.stderr
+    assert "valid (0 warning(s))" in result.stdout
+
+
+def test_validate_prints_every_problem_with_ids(tmp_path: Path) -> None:
+    # Given: a file with several problems
+    data = problem_graph()
+    path = write_json(tmp_path / "problems.json", data)
+    _, expected = check_graph_data(data)
+    assert len(expected.errors) == 3
+    assert len(expected.warnings) == 1  # ghost is unreachable
+
+    # When: it is validated
+    result = workfuse("workflow", "validate", path)
+
+    # Then: exit code 1, and every problem is printed with its node or edge id
+    assert result.returncode == 1
+    for issue in expected.issues():
+        assert issue.describe() in result.stdout
+    for where in ("node ghost", "edge to-nowhere", "edge loop"):
+        assert where in result.stdout
+    for code in ("UNKNOWN_NODE_TYPE", "EDGE_TARGET_MISSING", "SELF_LOOP", "UNREACHABLE_NODE"):
+        assert code in result.stdout
+    assert "3 error(s), 1 warning(s)" in result.stdout
+
+
+def test_validate_malformed_json_says_where(tmp_path: Path) -> None:
+    # Given: a file that is not JSON
+    path = tmp_path / "broken.json"
+    path.write_text('{\n  "name": "x",\n  "nodes": [}\n', encoding="utf-8")
+
+    # When: it is validated
+    result = workfuse("workflow", "validate", path)
+
+    # Then: exit code 1 and the message gives the line and column
+    assert result.returncode == 1
+    assert "not valid JSON" in result.stderr
+    assert "line 3, column 13" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_validate_missing_file_is_exit_code_2(tmp_path: Path) -> None:
+    # Given: a path with no file
+    path = tmp_path / "absent.json"
+
+    # When: it is validated
+    result = workfuse("workflow", "validate", path)
+
+    # Then: exit code 2 and the path is named
+    assert result.returncode == 2
+    assert str(path) in result.stderr
+    assert "No such file" in result.stderr
+
+
+def test_validate_non_utf8_file(tmp_path: Path) -> None:
+    # Given: a Latin-1 file
+    path = tmp_path / "latin1.json"
+    path.write_bytes('{"name": "Café", "nodes": [], "edges": []}'.encode("latin-1"))
+
+    # When: it is validated
+    result = workfuse("workflow", "validate", path)
+
+    # Then: exit code 1 with a clear message
+    assert result.returncode == 1
+    assert "not UTF-8" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+# --- import and export --------------------------------------------------------------------
+
+
+def test_import_prints_id_and_webhook_url(database_url: str, tmp_path: Path) -> None:
+    # Given: a user and a valid file
+    add_user(database_url)
+    path = write_json(tmp_path / "demo.json", {"name": "Imported ✓", **demo_graph()})
+
+    # When: it is imported
+    result = workfuse("workflow", "import", path)
+
+    # Then: the new id and its webhook URL are printed and match what was stored
+    assert result.returncode == 0, result.stderr
+    with Session(get_engine(database_url)) as session:
+        workflow = session.exec(select(Workflow)).one()
+    assert workflow.name == "Imported ✓"
+    assert f"as {workflow.id}" in result.stdout
+    assert f"webhook: http://127.0.0.1:3000/hooks/{workflow.webhook_token}" in result.stdout
+
+
+def test_import_invalid_file_writes_nothing(database_url: str, tmp_path: Path) -> None:
+    # Given: a user and a file with validation errors
+    add_user(database_url)
+    path = write_json(tmp_path / "problems.json", problem_graph())
+
+    # When: it is imported
+    result = workfuse("workflow", "import", path)
+
+    # Then: exit code 1, the problems are listed, and nothing was stored
+    assert result.returncode == 1
+    assert "was not imported" in result.stderr
+    assert "UNKNOWN_NODE_TYPE (node ghost)" in result.stderr
+    assert "edge to-nowhere" in result.stderr
+    assert counts(database_url) == (0, 0)
+
+
+def test_export_to_file_then_import_round_trips(database_url: str, tmp_path: Path) -> None:
+    # Given: a stored workflow
+    user = add_user(database_url)
+    with Session(get_engine(database_url), expire_on_commit=False) as session:
+        original = create_workflow(
+            session=session,
+            user=user,
+            data=WorkflowCreate(name="Round trip", description="d", graph=demo_graph()),
+        )
+        session.commit()
+    exported_file = tmp_path / "out.json"
+
+    # When: it is exported to a file, the file imported, and the copy exported to stdout
+    exported = workfuse("workflow", "export", original.id, "-o", exported_file)
+    imported = workfuse("workflow", "import", exported_file)
+    with Session(get_engine(database_url)) as session:
+        copy_id = session.exec(select(Workflow.id).where(Workflow.id != original.id)).one()
+    again = workfuse("workflow", "export", copy_id)
+
+    # Then: each step succeeds and both exports hold the same workflow
+    assert exported.returncode == 0, exported.stderr
+    assert imported.returncode == 0, imported.stderr
+    assert again.returncode == 0, again.stderr
+    first = json.loads(exported_file.read_text(encoding="utf-8"))
+    assert json.loads(again.stdout) == first
+    assert first["format"] == "workfuse.workflow"
+    assert first["graph"]["nodes"] == json.loads(json.dumps(demo_graph()))["nodes"]
+
+
+@SQLITE_ONLY
+def test_export_unknown_id_is_not_found(database_url: str) -> None:
+    # Given: a user with no workflows
+    add_user(database_url)
+
+    # When: an unknown id is exported
+    result = workfuse("workflow", "export", "cdoesnotexist")
+
+    # Then: exit code 1, "not found"
+    assert result.returncode == 1
+    assert "error: workflow cdoesnotexist not found" in result.stderr
+    assert result.stdout == ""
+
+
+# --- settings -----------------------------------------------------------------------------
+
+
+def test_production_without_key_names_the_variable(tmp_path: Path, postgres_url: str) -> None:
+    # Given: production mode with a PostgreSQL URL but no encryption key
+    # When: any database command runs
+    result = workfuse(
+        "db",
+        "upgrade",
+        WORKFUSE_ENV="production",
+        WORKFUSE_DATABASE_URL=postgres_url,
+        WORKFUSE_DATA_DIR=str(tmp_path),
+    )
+
+    # Then: exit code 1, naming the missing variable, and no traceback
+    assert result.returncode == 1
+    assert "WORKFUSE_ENCRYPTION_KEY" in result.stderr
+    assert "WORKFUSE_DATABASE_URL" not in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_invalid_setting_value_names_the_variable(tmp_path: Path) -> None:
+    # Given: a setting with an impossible value
+    # When: a command that reads the settings runs
+    result = workfuse(
+        "db", "upgrade", WORKFUSE_AUTO_MIGRATE="perhaps", WORKFUSE_DATA_DIR=str(tmp_path)
+    )
+
+    # Then: exit code 1 and the variable is named, without a traceback
+    assert result.returncode == 1
+    assert "WORKFUSE_AUTO_MIGRATE" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+# --- database problems --------------------------------------------------------------------
+
+
+def test_command_before_db_upgrade_says_to_upgrade(empty_database_url: str) -> None:
+    # Given: a database that was never migrated
+    # When: a command needs its tables
+    result = workfuse("user", "create", "ada@example.com", WORKFUSE_DATABASE_URL=empty_database_url)
+
+    # Then: exit code 1 with the remedy, not a traceback
+    assert result.returncode == 1
+    assert "run `workfuse db upgrade` first" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_unreachable_database_is_a_message(tmp_path: Path) -> None:
+    # Given: a PostgreSQL URL where nothing listens, with a password
+    url = "postgresql://workfuse:hunter2@127.0.0.1:1/workfuse"
+
+    # When: a command connects
+    result = workfuse("workflow", "list", WORKFUSE_DATABASE_URL=url)
+
+    # Then: exit code 1, the reason, the URL without its password, no traceback
+    assert result.returncode == 1
+    assert "error: database (postgresql+psycopg://workfuse:***@127.0.0.1:1/workfuse)" in (
+        result.stderr
+    )
+    assert "hunter2" not in result.stderr
+    assert "Traceback" not in result.stderr
