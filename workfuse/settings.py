@@ -15,12 +15,17 @@ import secrets
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ENCRYPTION_KEY_FILE = "encryption.key"
 ENCRYPTION_KEY_BYTES = 32  #: bytes (AES-256)
+
+
+#: A list setting written as ``a,b,c`` in the environment.
+CommaList = Annotated[list[str], NoDecode]
 
 
 class Environment(StrEnum):
@@ -74,11 +79,29 @@ class Settings(BaseSettings):
         default=True, description="Create the demo user and workflow on an empty database."
     )
     demo_email: str = "demo@workfuse.local"
-    template_env_allowlist: list[str] = Field(
+    template_env_allowlist: CommaList = Field(
         default_factory=list,
-        description="Environment variables that templates may read as env.NAME.",
+        description="Comma-separated environment variables that templates may read as env.NAME.",
     )
+    egress_allow: CommaList = Field(
+        default_factory=list,
+        description="Comma-separated CIDRs or host names that outbound HTTP may reach even "
+        "though they are private, loopback or link-local (the egress guard refuses them).",
+    )
+    openai_api_key: SecretStr | None = None
+    openai_base_url: str | None = None
+    anthropic_api_key: SecretStr | None = None
+    anthropic_base_url: str | None = None
+    gemini_api_key: SecretStr | None = None
+    gemini_base_url: str | None = None
     log_level: str = "INFO"
+
+    @field_validator("template_env_allowlist", "egress_allow", mode="before")
+    @classmethod
+    def _split_commas(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
 
     @field_validator("database_url")
     @classmethod

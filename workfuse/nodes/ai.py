@@ -1,15 +1,29 @@
-"""AI: prompts a language model; the seed's ``AINodeConfig``."""
+"""AI: prompts a language model; the seed's ``AINodeConfig`` and ``AINodeOutput``.
+
+Runs through pydantic-ai (:mod:`workfuse.ai.providers`). With ``stream`` on and a
+token sink in the context, text is forwarded as it arrives. Provider failures map to
+retryable (rate limits, overload, server errors, timeouts, connection errors) or
+non-retryable (authentication, unknown model, rejected request, quota) errors.
+"""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Any
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
-from workfuse.nodes.base import NodeConfigModel, NodeSpec
+from workfuse import net
+from workfuse.ai import providers
+from workfuse.ai.providers import AIProvider
+from workfuse.nodes.base import NodeConfigModel, NodeOutputModel, NodeSpec
+from workfuse.nodes.execution import ExecutionError, NodeContext
 
-AIProvider = Literal["openai", "anthropic", "gemini"]
+if TYPE_CHECKING:  # pydantic-ai takes about 1.4 s to import: only when a node runs
+    from pydantic_ai.messages import ModelResponse
+    from pydantic_ai.settings import ModelSettings
+
 MAX_PROMPT_LENGTH = 200_000  #: characters
+RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 
 
 class AINodeConfig(NodeConfigModel):
@@ -23,14 +37,119 @@ class AINodeConfig(NodeConfigModel):
     secret_arn: str | None = Field(
         default=None, max_length=2048, description="Credential with the provider's API key."
     )
+    base_url: str | None = Field(
+        default=None, max_length=2048, description="Endpoint of an OpenAI-compatible server."
+    )
+
+    @model_validator(mode="after")
+    def _compatible_needs_base_url(self) -> AINodeConfig:
+        if self.provider == "openai-compatible" and not self.base_url:
+            raise ValueError("the openai-compatible provider needs baseUrl")
+        return self
+
+
+class AIUsage(NodeOutputModel):
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+
+
+class AINodeOutput(NodeOutputModel):
+    response: str
+    usage: AIUsage
+    model: str
+    finish_reason: str
+
+
+def _model_settings(config: AINodeConfig) -> ModelSettings:
+    from pydantic_ai.settings import ModelSettings
+
+    settings = ModelSettings()
+    if config.temperature is not None:
+        settings["temperature"] = config.temperature
+    if config.max_tokens is not None:
+        settings["max_tokens"] = config.max_tokens
+    return settings
+
+
+def _output(
+    config: AINodeConfig, text: str, response: ModelResponse | None, usage: Any
+) -> AINodeOutput:
+    prompt_tokens = int(getattr(usage, "input_tokens", 0) or 0)
+    completion_tokens = int(getattr(usage, "output_tokens", 0) or 0)
+    return AINodeOutput(
+        response=text,
+        usage=AIUsage(
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+            total_tokens=prompt_tokens + completion_tokens,
+        ),
+        model=(response.model_name if response and response.model_name else config.model),
+        finish_reason=(
+            str(response.finish_reason) if response and response.finish_reason else "stop"
+        ),
+    )
+
+
+async def generate(config: AINodeConfig, context: NodeContext) -> AINodeOutput:
+    """One model call for the (already templated) config."""
+    from pydantic_ai import Agent
+
+    api_key = context.secret(config.secret_arn) if config.secret_arn else None
+    model = providers.build_model(
+        provider=config.provider, model=config.model, api_key=api_key, base_url=config.base_url
+    )
+    agent: Agent[None, str] = Agent(model, instructions=config.system_prompt or None)
+    settings = _model_settings(config)
+    if config.stream and context.on_token is not None:
+        async with agent.run_stream(config.prompt, model_settings=settings) as result:
+            async for delta in result.stream_text(delta=True, debounce_by=None):
+                await context.on_token(delta)
+            text = await result.get_output()
+            return _output(config, text, result.response, result.usage())
+    run = await agent.run(config.prompt, model_settings=settings)
+    return _output(config, run.output, run.response, run.usage())
+
+
+async def execute(config: AINodeConfig, context: NodeContext) -> AINodeOutput:
+    from pydantic_ai import exceptions as ai_errors
+
+    retryable_errors = (
+        ai_errors.ModelRateLimitError,
+        ai_errors.ModelUnavailableError,
+        ai_errors.ModelServerError,
+        ai_errors.ModelConnectionError,
+        ai_errors.ModelRequestTimeout,
+    )
+    where = f"{config.provider} model {config.model!r}"
+    try:
+        return await generate(config, context)
+    except providers.ProviderNotConfigured as error:
+        raise ExecutionError(str(error), code="AI_NOT_CONFIGURED") from None
+    except net.EgressDenied as error:
+        raise ExecutionError(f"{where}: {error}", code="AI_EGRESS_DENIED") from None
+    except ai_errors.ModelAPIError as error:
+        status = getattr(error, "status_code", None)
+        raise ExecutionError(
+            f"{where} failed{f' ({status})' if status else ''}: {error.message}",
+            code=f"AI_{type(error).__name__.removeprefix('Model').removesuffix('Error').upper()}",
+            retryable=isinstance(error, retryable_errors) or status in RETRYABLE_STATUSES,
+            retry_after=error.retry_after,
+        ) from None
+    except ai_errors.UnexpectedModelBehavior as error:
+        raise ExecutionError(
+            f"{where} answered unexpectedly: {error.message}", code="AI_UNEXPECTED"
+        ) from None
 
 
 SPEC = NodeSpec(
     type="ai",
     label="AI",
     icon="sparkles",
-    description="Ask OpenAI, Anthropic or Gemini and use the answer.",
+    description="Ask OpenAI, Anthropic, Gemini or a local model and use the answer.",
     config_model=AINodeConfig,
+    output_model=AINodeOutput,
+    execute=execute,
     template_fields=("prompt", "systemPrompt"),
     credential_fields=("secretArn",),
     side_effects=True,

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import builtins
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
+
+from workfuse.nodes.execution import NodeContext
 
 
 class NodeConfigModel(BaseModel):
@@ -21,12 +25,26 @@ class NodeConfigModel(BaseModel):
     )
 
 
+class NodeOutputModel(BaseModel):
+    """Base of every node's output: what later nodes see as ``nodes.<id>`` (camelCase)."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, serialize_by_alias=True
+    )
+
+
+#: ``async def execute(config, context) -> output``; raises ``ExecutionError`` on failure.
+Executor = Callable[[Any, NodeContext], Awaitable[NodeOutputModel]]
+
+
 @dataclass(frozen=True)
 class NodeSpec:
-    """A node type: its config model plus the metadata the editor needs.
+    """A node type: config model, output model, executor and the editor's metadata.
 
     ``outputs`` lists the output handles; a condition node's handles come from its
     config (one per branch) and are declared with ``dynamic_outputs``.
+    ``template_fields`` are dotted config paths rendered before ``execute`` (a list
+    on the way is walked item by item: ``conditions.field``).
     """
 
     type: str
@@ -34,6 +52,8 @@ class NodeSpec:
     icon: str
     description: str
     config_model: builtins.type[NodeConfigModel]
+    output_model: builtins.type[NodeOutputModel]
+    execute: Executor
     inputs: int = 1
     outputs: tuple[str, ...] = ("out",)
     dynamic_outputs: bool = False

@@ -1,26 +1,57 @@
 """Condition: picks one branch; the seed's ``ConditionNodeConfig``.
 
-Each rule names a branch; the first rule that matches wins, otherwise
-``defaultBranch``. Edges leave a condition node through a handle per branch
-(``sourceHandle`` = branch name).
+Each rule compares its (templated) ``field`` with its ``value``; the first rule that
+matches names the branch, otherwise ``defaultBranch``. Edges leave a condition node
+through one handle per branch (``sourceHandle`` = branch name).
+
+Comparison rules (documented in the README):
+- ``eq``/``ne``: a number and a numeric string compare as numbers (``"42" eq 42``);
+  ``"true"``/``"false"`` compare with booleans; otherwise values must be equal as JSON.
+- ``gt``/``lt``: numbers (or numeric strings) numerically, two strings by text
+  (ISO dates order correctly); any other pair does not match.
+- ``contains``: substring of a string, element of a list (with ``eq``'s rules), key
+  of an object.
+- ``matches``: ``value`` is a regular expression searched in the field as text,
+  checked when the workflow is saved, with a time limit against catastrophic
+  backtracking (:data:`REGEX_TIMEOUT`).
 """
 
 from __future__ import annotations
 
+import json
+import math
 from typing import Any, Literal
 
-from pydantic import Field
+import regex
+from pydantic import Field, model_validator
 
-from workfuse.nodes.base import NodeConfigModel, NodeSpec
+from workfuse.nodes.base import NodeConfigModel, NodeOutputModel, NodeSpec
+from workfuse.nodes.execution import ExecutionError, NodeContext
 
 MAX_RULES = 100
+REGEX_TIMEOUT = 0.25  #: seconds one ``matches`` may take
+MAX_MATCH_INPUT = 1_000_000  #: characters of field text a ``matches`` rule looks at
+
+Operator = Literal["eq", "ne", "gt", "lt", "contains", "matches"]
 
 
 class ConditionRule(NodeConfigModel):
-    field: str = Field(min_length=1, max_length=1000)
-    operator: Literal["eq", "ne", "gt", "lt", "contains", "matches"]
+    field: Any = Field(description="A template such as {{ nodes.fetch.body.status }}.")
+    operator: Operator
     value: Any = None
     branch: str = Field(min_length=1, max_length=100)
+
+    @model_validator(mode="after")
+    def _regex_compiles(self) -> ConditionRule:
+        if self.operator == "matches":
+            if not isinstance(self.value, str):
+                raise ValueError("a 'matches' rule needs a regular expression as its value")
+            if "{{" not in self.value:
+                try:
+                    regex.compile(self.value)
+                except regex.error as error:
+                    raise ValueError(f"invalid regular expression: {error}") from None
+        return self
 
 
 class ConditionNodeConfig(NodeConfigModel):
@@ -33,12 +64,117 @@ class ConditionNodeConfig(NodeConfigModel):
         return list(dict.fromkeys(names))
 
 
+class ConditionNodeOutput(NodeOutputModel):
+    branch: str
+    matched_rule: int | None = None
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, str):
+        try:
+            number = float(value.strip())
+        except ValueError:
+            return None
+        return number if math.isfinite(number) else None
+    return None
+
+
+def _boolean(value: Any) -> bool | None:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    return None
+
+
+def values_equal(left: Any, right: Any) -> bool:
+    """``eq`` with the coercions described in the module docstring."""
+    if isinstance(left, bool) or isinstance(right, bool):
+        return _boolean(left) is not None and _boolean(left) == _boolean(right)
+    left_number, right_number = _number(left), _number(right)
+    if (
+        left_number is not None
+        and right_number is not None
+        and (not isinstance(left, str) or not isinstance(right, str))
+    ):
+        return left_number == right_number
+    return bool(left == right)
+
+
+def _ordered(left: Any, right: Any, operator: str) -> bool:
+    left_number, right_number = _number(left), _number(right)
+    if left_number is not None and right_number is not None:
+        pair: tuple[Any, Any] = (left_number, right_number)
+    elif isinstance(left, str) and isinstance(right, str):
+        pair = (left, right)
+    else:
+        return False
+    return bool(pair[0] > pair[1]) if operator == "gt" else bool(pair[0] < pair[1])
+
+
+def _as_text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, default=str)
+
+
+def _contains(container: Any, item: Any) -> bool:
+    if isinstance(container, str):
+        return _as_text(item) in container
+    if isinstance(container, list):
+        return any(values_equal(element, item) for element in container)
+    if isinstance(container, dict):
+        return _as_text(item) in container
+    return False
+
+
+def _matches(field: Any, pattern: Any, rule_index: int) -> bool:
+    try:
+        compiled = regex.compile(str(pattern))
+        return compiled.search(_as_text(field)[:MAX_MATCH_INPUT], timeout=REGEX_TIMEOUT) is not None
+    except regex.error as error:
+        raise ExecutionError(
+            f"rule {rule_index}: invalid regular expression: {error}",
+            code="CONDITION_INVALID_REGEX",
+        ) from None
+    except TimeoutError:
+        raise ExecutionError(
+            f"rule {rule_index}: the regular expression took longer than {REGEX_TIMEOUT} s "
+            "(catastrophic backtracking?)",
+            code="CONDITION_REGEX_TIMEOUT",
+        ) from None
+
+
+def evaluate_rule(rule: ConditionRule, index: int = 0) -> bool:
+    """The seed's ``evaluateCondition`` for an already templated rule."""
+    if rule.operator == "eq":
+        return values_equal(rule.field, rule.value)
+    if rule.operator == "ne":
+        return not values_equal(rule.field, rule.value)
+    if rule.operator in ("gt", "lt"):
+        return _ordered(rule.field, rule.value, rule.operator)
+    if rule.operator == "contains":
+        return _contains(rule.field, rule.value)
+    return _matches(rule.field, rule.value, index)
+
+
+async def execute(config: ConditionNodeConfig, context: NodeContext) -> ConditionNodeOutput:
+    for index, rule in enumerate(config.conditions):
+        if evaluate_rule(rule, index):
+            return ConditionNodeOutput(branch=rule.branch, matched_rule=index)
+    return ConditionNodeOutput(branch=config.default_branch)
+
+
 SPEC = NodeSpec(
     type="condition",
     label="Condition",
     icon="git-branch",
     description="Route the run down one branch by rules on the data.",
     config_model=ConditionNodeConfig,
+    output_model=ConditionNodeOutput,
+    execute=execute,
     outputs=(),
     dynamic_outputs=True,
     template_fields=("conditions.field", "conditions.value"),

@@ -1,15 +1,47 @@
-"""Transform: reshapes data with JavaScript or JSONata; the seed's ``TransformNodeConfig``."""
+"""Transform: reshapes data with JavaScript or JSONata; the seed's ``TransformNodeConfig``.
+
+Both languages see the template context (``nodes``, ``trigger``, ``env``):
+
+- **javascript**: the code is the body of a strict-mode function whose ``return``
+  value is the result (``return trigger.data.n * 2``). ``nodes``, ``trigger`` and
+  ``env`` are deeply frozen parameters; ``console.log`` & co. go to ``logs``. It runs
+  in a locked-down V8 isolate (:mod:`workfuse.sandbox.javascript`).
+- **jsonata**: the expression is evaluated against ``{nodes, trigger, env}``
+  (``$sum(nodes.fetch.body.items.price)``); ``logs`` is empty
+  (:mod:`workfuse.sandbox.jsonata`).
+
+``timeout`` is in milliseconds (default :data:`DEFAULT_TIMEOUT_MS`, at most
+:data:`MAX_TIMEOUT_MS`). ``undefined`` results become ``None``. Every failure is a
+non-retryable :class:`ExecutionError` (running the same code on the same data again
+gives the same outcome), with one of the codes in :data:`ERROR_CODES`.
+"""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
 
-from workfuse.nodes.base import NodeConfigModel, NodeSpec
+from workfuse.nodes.base import NodeConfigModel, NodeOutputModel, NodeSpec
+from workfuse.nodes.execution import ExecutionError, NodeContext
+from workfuse.sandbox import SandboxError, SandboxErrorKind
+from workfuse.sandbox import javascript as js_sandbox
+from workfuse.sandbox import jsonata as jsonata_sandbox
 
+DEFAULT_TIMEOUT_MS = 5_000  #: ms
 MAX_TIMEOUT_MS = 60_000  #: ms
 MAX_CODE_LENGTH = 100_000  #: characters
+
+#: ``ExecutionError.code`` for each way user code can fail.
+ERROR_CODES: dict[SandboxErrorKind, str] = {
+    "syntax": "TRANSFORM_SYNTAX",
+    "error": "TRANSFORM_ERROR",
+    "timeout": "TRANSFORM_TIMEOUT",
+    "memory": "TRANSFORM_MEMORY",
+    "input_too_large": "TRANSFORM_INPUT_TOO_LARGE",
+    "invalid_result": "TRANSFORM_INVALID_RESULT",
+    "output_too_large": "TRANSFORM_OUTPUT_TOO_LARGE",
+}
 
 
 class TransformNodeConfig(NodeConfigModel):
@@ -18,11 +50,46 @@ class TransformNodeConfig(NodeConfigModel):
     timeout: int | None = Field(default=None, ge=1, le=MAX_TIMEOUT_MS, description="milliseconds")
 
 
+class TransformNodeOutput(NodeOutputModel):
+    result: Any = None
+    logs: list[str] = Field(default_factory=list)
+
+
+async def execute(config: TransformNodeConfig, context: NodeContext) -> TransformNodeOutput:
+    """Run the code on a worker thread; the engine enforces the time limit itself."""
+    timeout_ms = config.timeout or DEFAULT_TIMEOUT_MS
+    document = context.template_context()
+    try:
+        if config.language == "javascript":
+            script = await js_sandbox.run_javascript(config.code, document, timeout_ms=timeout_ms)
+            return TransformNodeOutput(result=script.value, logs=script.logs)
+        value = await jsonata_sandbox.evaluate_async(config.code, document, timeout_ms=timeout_ms)
+        return TransformNodeOutput(result=value, logs=[])
+    except SandboxError as error:
+        raise ExecutionError(
+            f"{_LANGUAGE_NAMES[config.language]} transform failed: {error.message}",
+            code=ERROR_CODES[error.kind],
+            retryable=False,
+        ) from None
+
+
+def check_syntax(config: TransformNodeConfig) -> str | None:
+    """The syntax error of the config's code (with its position), or ``None``."""
+    if config.language == "javascript":
+        return js_sandbox.check_syntax(config.code)
+    return jsonata_sandbox.check_syntax(config.code)
+
+
+_LANGUAGE_NAMES = {"javascript": "JavaScript", "jsonata": "JSONata"}
+
+
 SPEC = NodeSpec(
     type="transform",
     label="Transform",
     icon="shuffle",
     description="Reshape data with a JSONata expression or JavaScript.",
     config_model=TransformNodeConfig,
+    output_model=TransformNodeOutput,
+    execute=execute,
     default_config={"language": "jsonata", "code": "trigger"},
 )

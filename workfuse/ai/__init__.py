@@ -1,0 +1,1 @@
+"""The AI layer: model providers (pydantic-ai) and magic input."""
