@@ -106,9 +106,9 @@ async def generate(config: AINodeConfig, context: NodeContext) -> AINodeOutput:
             async for delta in result.stream_text(delta=True, debounce_by=None):
                 await context.on_token(delta)
             text = await result.get_output()
-            return _output(config, text, result.response, result.usage())
+            return _output(config, text, result.response, result.usage)
     run = await agent.run(config.prompt, model_settings=settings)
-    return _output(config, run.output, run.response, run.usage())
+    return _output(config, run.output, run.response, run.usage)
 
 
 async def execute(config: AINodeConfig, context: NodeContext) -> AINodeOutput:
