@@ -150,3 +150,10 @@ def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterat
     get_engine(url).dispose()
     with psycopg.connect(admin_url, autocommit=True) as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def allow_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Let outbound HTTP reach the tests' own servers on 127.0.0.1."""
+    monkeypatch.setenv("WORKFUSE_EGRESS_ALLOW", "127.0.0.1/32")
+    get_settings.cache_clear()

@@ -137,23 +137,6 @@ def _topological_order(successors: list[list[int]]) -> list[int]:
     return order
 
 
-def _has_cycle(successors: list[list[int]]) -> bool:
-    """Kahn's algorithm without the ordering: is some node never freed of its inputs?"""
-    indegree = [0] * len(successors)
-    for targets in successors:
-        for target in targets:
-            indegree[target] += 1
-    ready = [index for index, degree in enumerate(indegree) if degree == 0]
-    done = 0
-    while ready:
-        done += 1
-        for target in successors[ready.pop()]:
-            indegree[target] -= 1
-            if not indegree[target]:
-                ready.append(target)
-    return done < len(successors)
-
-
 def parse_config(
     node_type: str, config: dict[str, Any], registry: NodeRegistry = REGISTRY
 ) -> BaseModel:
@@ -338,7 +321,7 @@ class _Validator:
 
     def _check_structure(self) -> None:
         successors = self.successors
-        if _has_cycle(successors):
+        if len(_topological_order(successors)) < len(successors):
             self._report_cycles()
         if len(self.triggers) == 1:
             position = self.position

@@ -21,9 +21,7 @@ API_KEY = "sk-canary-4f1d2b9e"
 
 
 @pytest.fixture
-def openai_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalServer]:
-    monkeypatch.setenv("WORKFUSE_EGRESS_ALLOW", "127.0.0.1/32")
-    get_settings.cache_clear()
+def openai_server(allow_loopback: None) -> Iterator[LocalServer]:
     with serve(ROUTES) as server:
         yield server
 

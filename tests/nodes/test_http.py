@@ -18,7 +18,6 @@ from workfuse.nodes import http as http_node
 from workfuse.nodes.execution import ExecutionError, NodeContext
 from workfuse.nodes.http import HTTPNodeConfig, execute
 from workfuse.nodes.runner import run_node
-from workfuse.settings import get_settings
 
 TOKEN = "tok-canary-93b1c7"
 
@@ -53,9 +52,7 @@ ROUTES = {
 
 
 @pytest.fixture
-def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalServer]:
-    monkeypatch.setenv("WORKFUSE_EGRESS_ALLOW", "127.0.0.1/32")
-    get_settings.cache_clear()
+def server(allow_loopback: None) -> Iterator[LocalServer]:
     with serve(ROUTES) as local:
         yield local
 
