@@ -41,7 +41,11 @@ TARGET_MS = 100.0
 _CONFIGS: dict[str, dict[str, Any]] = {
     "http": {"method": "POST", "url": "https://api.example.com/items", "timeout": 5_000},
     "transform": {"language": "jsonata", "code": "$.items[price > 10]"},
-    "ai": {"provider": "anthropic", "model": "claude-haiku", "prompt": "Summarise {{ input }}"},
+    "ai": {
+        "provider": "anthropic",
+        "model": "claude-haiku",
+        "prompt": "Summarise {{ trigger.data }}",
+    },
 }
 _BRANCHES = ("high", "low", "default")
 
@@ -66,12 +70,17 @@ def make_graph_data(
             config = {
                 "conditions": [
                     {
-                        "field": "{{ input.total }}",
+                        "field": "{{ trigger.data.total }}",
                         "operator": "gt",
                         "value": 100,
                         "branch": "high",
                     },
-                    {"field": "{{ input.total }}", "operator": "lt", "value": 10, "branch": "low"},
+                    {
+                        "field": "{{ trigger.data.total }}",
+                        "operator": "lt",
+                        "value": 10,
+                        "branch": "low",
+                    },
                 ],
                 "defaultBranch": "default",
             }

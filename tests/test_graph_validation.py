@@ -41,10 +41,10 @@ VALID_CONFIGS: dict[str, dict[str, Any]] = {
     "trigger": {"source": "webhook"},
     "http": {"method": "GET", "url": "https://api.example.com/orders"},
     "transform": {"language": "jsonata", "code": "$.orders"},
-    "ai": {"provider": "openai", "model": "gpt-4o-mini", "prompt": "Summarise {{ input }}"},
+    "ai": {"provider": "openai", "model": "gpt-4o-mini", "prompt": "Summarise {{ trigger.data }}"},
     "condition": {
         "conditions": [
-            {"field": "{{ input.total }}", "operator": "gt", "value": 100, "branch": "big"}
+            {"field": "{{ trigger.data.total }}", "operator": "gt", "value": 100, "branch": "big"}
         ],
         "defaultBranch": "small",
     },
@@ -351,6 +351,104 @@ def test_invalid_config_for_each_node_type(
     issue = only(result, IssueCode.INVALID_CONFIG)
     assert (issue.node_id, issue.field) == ("bad", field)
     assert field in issue.message
+
+
+# --- templates and code, checked before saving ------------------------------------------
+
+
+def test_a_template_syntax_error_is_reported_with_its_line_and_column() -> None:
+    # Given an AI node whose prompt's second line has an unclosed expression
+    nodes, edges = valid_workflow()
+    config = {**VALID_CONFIGS["ai"], "prompt": "Hello\nTotal: {{ trigger.data.total "}
+    nodes.append(node("write", "ai", config=config))
+    edges.append(edge("to-write", "start", "write"))
+
+    # When it is validated
+    result = validate_graph(make_graph(nodes, edges))
+
+    # Then one INVALID_TEMPLATE error points at the field, the line and the column
+    issue = only(result, IssueCode.INVALID_TEMPLATE)
+    assert (issue.node_id, issue.field, issue.severity) == (
+        "write",
+        "config.prompt",
+        Severity.ERROR,
+    )
+    assert "line 2, column" in issue.message
+    assert "'write'" in issue.message
+
+
+def test_a_template_naming_a_missing_node_or_an_unknown_name_is_an_error() -> None:
+    # Given templates in a condition rule, a header and a JSON body that refer to a
+    # node id that is not in the workflow and to a name templates cannot see
+    nodes, edges = valid_workflow()
+    nodes.append(
+        node(
+            "post",
+            "http",
+            config={
+                "method": "POST",
+                "url": "https://x.test/{{ trigger.data.id }}",
+                "headers": {"X-Total": "{{ nodes.fetchh.body.total }}"},
+                "body": {"items": [{"name": "{{ input.name }}"}]},
+            },
+        )
+    )
+    edges.append(edge("to-post", "start", "post"))
+
+    # When it is validated
+    result = validate_graph(make_graph(nodes, edges))
+
+    # Then each bad template is reported at its own field; the good URL is not
+    found = {issue.field: issue.message for issue in issues_of(result, IssueCode.INVALID_TEMPLATE)}
+    assert set(found) == {"config.headers.X-Total", "config.body.items.0.name"}
+    assert "unknown node 'fetchh'" in found["config.headers.X-Total"]
+    assert "unknown name 'input'" in found["config.body.items.0.name"]
+    assert codes_of(result) == {IssueCode.INVALID_TEMPLATE}
+
+
+def test_templates_may_refer_to_any_node_of_the_workflow() -> None:
+    # Given a condition that reads an earlier node's output by id
+    nodes, edges = valid_workflow()
+    config = {
+        "conditions": [
+            {"field": "{{ nodes.fetch.body.total }}", "operator": "gt", "value": 1, "branch": "big"}
+        ],
+        "defaultBranch": "small",
+    }
+    nodes = [
+        node_ if node_["id"] != "route" else node("route", "condition", config=config)
+        for node_ in nodes
+    ]
+
+    # When it is validated
+    result = validate_graph(make_graph(nodes, edges))
+
+    # Then it is valid
+    assert result.valid, [issue.describe() for issue in result.issues()]
+
+
+@pytest.mark.parametrize(
+    ("language", "code", "hint"),
+    [
+        ("javascript", "return trigger.data.n *;", "SyntaxError"),
+        ("jsonata", "$sum(nodes.fetch.body.items.price", ""),
+    ],
+)
+def test_transform_code_that_does_not_compile_is_an_invalid_config(
+    language: str, code: str, hint: str
+) -> None:
+    # Given a transform whose code has a syntax error
+    nodes, edges = valid_workflow()
+    nodes.append(node("calc", "transform", config={"language": language, "code": code}))
+    edges.append(edge("to-calc", "start", "calc"))
+
+    # When it is validated
+    result = validate_graph(make_graph(nodes, edges))
+
+    # Then the error is on config.code and says what is wrong
+    issue = only(result, IssueCode.INVALID_CONFIG)
+    assert (issue.node_id, issue.field) == ("calc", "config.code")
+    assert hint in issue.message
 
 
 def test_edge_source_missing() -> None:
@@ -740,6 +838,13 @@ SCENARIOS: dict[IssueCode, tuple[list[dict[str, Any]], list[dict[str, Any]]] | d
     ),
     IssueCode.UNKNOWN_NODE_TYPE: graph_data([node("t", "trigger"), node("a", "fax")]),
     IssueCode.INVALID_CONFIG: graph_data([node("t", "trigger", config={"bogus": 1})]),
+    IssueCode.INVALID_TEMPLATE: graph_data(
+        [
+            node("t", "trigger"),
+            node("a", "ai", config={**VALID_CONFIGS["ai"], "prompt": "{{ nodes.ghost }}"}),
+        ],
+        chain("t", "a"),
+    ),
     IssueCode.EDGE_SOURCE_MISSING: graph_data([node("t", "trigger")], [edge("e", "zz", "t")]),
     IssueCode.EDGE_TARGET_MISSING: graph_data([node("t", "trigger")], [edge("e", "t", "zz")]),
     IssueCode.SELF_LOOP: graph_data([node("t", "trigger"), node("a")], [edge("e", "a", "a")]),
@@ -792,6 +897,7 @@ def test_every_problem_of_a_graph_is_reported_at_once() -> None:
         node("a"),
         node("b"),
         node("orphan"),
+        node("ask", "ai", config={**VALID_CONFIGS["ai"], "prompt": "{{ nodes.nobody }}"}),
     ]
     edges = [
         edge("e1", "start", "fetch"),
@@ -825,6 +931,7 @@ def test_every_problem_of_a_graph_is_reported_at_once() -> None:
         (IssueCode.BRANCH_WITHOUT_EDGE, "route", None),
         (IssueCode.CYCLE, "a", None),
         (IssueCode.CYCLE, "b", None),
+        (IssueCode.INVALID_TEMPLATE, "ask", None),
     }
     assert codes_of(result) == set(IssueCode) - {
         IssueCode.INVALID_FORMAT,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import heapq
 from collections import Counter
+from collections.abc import Iterator
 from typing import Any
 
 import networkx as nx
@@ -25,8 +26,10 @@ from workfuse.graph import (
     error_location,
     parse_graph,
 )
+from workfuse.nodes.base import NodeSpec
 from workfuse.nodes.condition import ConditionNodeConfig
 from workfuse.nodes.registry import REGISTRY, NodeRegistry
+from workfuse.templating import TemplateProblem, validate_template
 
 MAX_NODES = 5_000
 MAX_EDGES = 20_000
@@ -144,6 +147,23 @@ def parse_config(
     return registry.get(node_type).config_model.model_validate(config)
 
 
+def _template_sources(value: Any, keys: list[str], prefix: str) -> Iterator[tuple[str, str]]:
+    """``(field path, template)`` for each string under the dotted ``keys`` of a raw
+    config; lists on the way are walked item by item, and a dict or list at the end
+    yields every string inside it (a JSON body, a headers dict)."""
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _template_sources(item, keys, f"{prefix}{index}.")
+    elif keys:
+        if isinstance(value, dict) and keys[0] in value:
+            yield from _template_sources(value[keys[0]], keys[1:], f"{prefix}{keys[0]}.")
+    elif isinstance(value, str):
+        yield prefix.rstrip("."), value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _template_sources(item, [], f"{prefix}{key}.")
+
+
 class _Validator:
     def __init__(self, graph: WorkflowGraph, registry: NodeRegistry) -> None:
         self.graph = graph
@@ -157,6 +177,8 @@ class _Validator:
         self.triggers: list[WorkflowNode] = []
         # Successor positions by node position (as in ``_adjacency``, without self-loops).
         self.successors: list[list[int]] = []
+        # validate_template's findings by template source, for this graph's node ids.
+        self.template_problems: dict[str, list[TemplateProblem]] = {}
 
     def add(self, code: IssueCode, message: str, **where: Any) -> None:
         severity = Severity.WARNING if code is IssueCode.UNREACHABLE_NODE else Severity.ERROR
@@ -203,10 +225,11 @@ class _Validator:
                     )
 
     def _check_nodes(self) -> None:
-        models = {spec.type: spec.config_model for spec in self.registry.specs()}
+        specs = {spec.type: spec for spec in self.registry.specs()}
+        known_nodes = frozenset(self.position)
         for node in self.graph.nodes:
-            model = models.get(node.type)
-            if model is None:
+            spec = specs.get(node.type)
+            if spec is None:
                 known = ", ".join(self.registry.types())
                 self.add(
                     IssueCode.UNKNOWN_NODE_TYPE,
@@ -217,22 +240,46 @@ class _Validator:
                 continue
             try:
                 # The validator itself: ``model_validate`` adds about 1 µs per call.
-                config = model.__pydantic_validator__.validate_python(node.data.config)
+                config = spec.config_model.__pydantic_validator__.validate_python(node.data.config)
             except ValidationError as error:
                 for detail in error.errors(include_url=False):
                     field = error_location(tuple(detail["loc"])) or "config"
-                    self.add(
-                        IssueCode.INVALID_CONFIG,
-                        f"node {node.id!r} ({node.data.label!r}, {node.type}): "
-                        f"config.{field}: {detail['msg']}",
-                        node_id=node.id,
-                        field=f"config.{field}",
-                    )
+                    self._config_issue(IssueCode.INVALID_CONFIG, node, field, detail["msg"])
                 continue
+            self._check_templates(node, spec, known_nodes)
+            for problem in spec.check_config(config) if spec.check_config else ():
+                self._config_issue(IssueCode.INVALID_CONFIG, node, problem.field, problem.message)
             # Only conditions' configs are needed later; the rest are dropped at once
             # (thousands of live models would make the garbage collector scan them).
             # Of a repeated id, the last node whose config parsed counts.
             self.conditions[node.id] = config if isinstance(config, ConditionNodeConfig) else None
+
+    def _config_issue(self, code: IssueCode, node: WorkflowNode, field: str, message: str) -> None:
+        self.add(
+            code,
+            f"node {node.id!r} ({node.data.label!r}, {node.type}): config.{field}: {message}",
+            node_id=node.id,
+            field=f"config.{field}",
+        )
+
+    def _check_templates(
+        self, node: WorkflowNode, spec: NodeSpec, known_nodes: frozenset[str]
+    ) -> None:
+        """Syntax errors (line, column), unknown names and unknown node ids in templates."""
+        for path in spec.template_fields:
+            for field, source in _template_sources(node.data.config, path.split("."), ""):
+                if "{" not in source:  # no tags, nothing to parse: most fields
+                    continue
+                problems = self.template_problems.get(source)
+                if problems is None:  # a template repeated across the graph is parsed once
+                    problems = validate_template(source, known_nodes)
+                    self.template_problems[source] = problems
+                for problem in problems:
+                    where = f"line {problem.line}" if problem.line is not None else ""
+                    if problem.column is not None:
+                        where += f", column {problem.column}"
+                    message = f"{where}: {problem.message}" if where else problem.message
+                    self._config_issue(IssueCode.INVALID_TEMPLATE, node, field, message)
 
     def _check_edges(self) -> None:
         position = self.position

@@ -76,3 +76,20 @@ def test_a_config_that_breaks_after_templating_is_reported() -> None:
         run("http", {"method": "GET", "url": "{{ trigger.data.missing_url | default('') }}"})
     assert caught.value.code == "CONFIG_INVALID"
     assert "url" in caught.value.message
+
+
+def test_a_template_error_keeps_its_line_for_the_person_reading_the_run() -> None:
+    # Given: a prompt whose second line refers to a missing key
+    config = {
+        "provider": "openai",
+        "model": "gpt-4o-mini",
+        "prompt": "Hello\n{{ trigger.data.missing.deeper }}",
+    }
+
+    # When: it runs
+    with pytest.raises(ExecutionError) as caught:
+        run("ai", config)
+
+    # Then: the error says which field and which line
+    assert caught.value.code == "TEMPLATE_ERROR"
+    assert "config.prompt: line 2" in caught.value.message

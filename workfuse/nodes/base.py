@@ -38,13 +38,31 @@ Executor = Callable[[Any, NodeContext], Awaitable[NodeOutputModel]]
 
 
 @dataclass(frozen=True)
+class ConfigProblem:
+    """A problem in a parsed config that its model cannot see (code that does not compile).
+
+    ``field`` is the camelCase config path (``code``, ``conditions.0.value``).
+    """
+
+    field: str
+    message: str
+
+
+#: ``check_config(config) -> problems``: static checks beyond the config model, run on
+#: save by graph validation (fast: no network, no user code executed).
+ConfigCheck = Callable[[Any], list[ConfigProblem]]
+
+
+@dataclass(frozen=True)
 class NodeSpec:
     """A node type: config model, output model, executor and the editor's metadata.
 
     ``outputs`` lists the output handles; a condition node's handles come from its
     config (one per branch) and are declared with ``dynamic_outputs``.
     ``template_fields`` are dotted config paths rendered before ``execute`` (a list
-    on the way is walked item by item: ``conditions.field``).
+    on the way is walked item by item: ``conditions.field``); graph validation checks
+    their syntax and node references before a workflow is saved. ``check_config`` adds
+    the type's own static checks.
     """
 
     type: str
@@ -61,3 +79,4 @@ class NodeSpec:
     credential_fields: tuple[str, ...] = ()
     side_effects: bool = False
     default_config: dict[str, object] = field(default_factory=dict)
+    check_config: ConfigCheck | None = None

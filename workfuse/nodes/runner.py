@@ -29,7 +29,7 @@ def resolve_templates(
             _render_path(resolved, path.split("."), context)
         except TemplateError as error:
             raise ExecutionError(
-                f"template in config.{path}: {error.message}", code="TEMPLATE_ERROR"
+                f"template in config.{path}: {error}", code="TEMPLATE_ERROR"
             ) from None
     return resolved
 

@@ -18,11 +18,12 @@ gives the same outcome), with one of the codes in :data:`ERROR_CODES`.
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Literal
 
 from pydantic import Field
 
-from workfuse.nodes.base import NodeConfigModel, NodeOutputModel, NodeSpec
+from workfuse.nodes.base import ConfigProblem, NodeConfigModel, NodeOutputModel, NodeSpec
 from workfuse.nodes.execution import ExecutionError, NodeContext
 from workfuse.sandbox import SandboxError, SandboxErrorKind
 from workfuse.sandbox import javascript as js_sandbox
@@ -75,9 +76,22 @@ async def execute(config: TransformNodeConfig, context: NodeContext) -> Transfor
 
 def check_syntax(config: TransformNodeConfig) -> str | None:
     """The syntax error of the config's code (with its position), or ``None``."""
-    if config.language == "javascript":
-        return js_sandbox.check_syntax(config.code)
-    return jsonata_sandbox.check_syntax(config.code)
+    return _syntax_error(config.language, config.code)
+
+
+@functools.lru_cache(maxsize=1024)
+def _syntax_error(language: str, code: str) -> str | None:
+    # Cached: saving a workflow re-checks every transform, and a JavaScript check is a
+    # round trip to a V8 worker thread.
+    if language == "javascript":
+        return js_sandbox.check_syntax(code)
+    return jsonata_sandbox.check_syntax(code)
+
+
+def check_config(config: TransformNodeConfig) -> list[ConfigProblem]:
+    """The code's syntax error, found before the workflow is saved."""
+    error = check_syntax(config)
+    return [] if error is None else [ConfigProblem("code", error)]
 
 
 _LANGUAGE_NAMES = {"javascript": "JavaScript", "jsonata": "JSONata"}
@@ -92,4 +106,5 @@ SPEC = NodeSpec(
     output_model=TransformNodeOutput,
     execute=execute,
     default_config={"language": "jsonata", "code": "trigger"},
+    check_config=check_config,
 )
