@@ -45,6 +45,9 @@ chromium:
 
 bench: install
 	$(VENV)/bin/python bench/bench_validate.py
+	$(VENV)/bin/python bench/bench_templating.py
+	$(VENV)/bin/python bench/bench_transform.py
+	$(VENV)/bin/python bench/bench_http.py
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .web .states tests/artifacts

@@ -48,6 +48,9 @@ ROUTES = {
     "GET /slow": _slow,
     "GET /redirect": lambda request: Response(302, b"", {"Location": "/items"}),
     "GET /big": lambda request: Response(200, b"x" * 5000, {"Content-Type": "text/plain"}),
+    "GET /set-cookie": lambda request: Response(
+        200, b"ok", {"Set-Cookie": "session=victim-cookie; Path=/"}
+    ),
 }
 
 
@@ -89,6 +92,21 @@ def test_post_sends_json_body(server: LocalServer) -> None:
     output = call(method="POST", url=f"{server.url}/echo", body={"a": [1, 2]})
     assert output.status == 201
     assert output.body == {"received": {"a": [1, 2]}, "contentType": "application/json"}
+
+
+def test_runs_share_connections_but_never_cookies(server: LocalServer) -> None:
+    # Given: one run whose server sets a cookie, then another run on the same loop
+    async def two_runs() -> http_node.HTTPNodeOutput:
+        first = HTTPNodeConfig.model_validate({"url": f"{server.url}/set-cookie"})
+        await execute(first, context())
+        second = HTTPNodeConfig.model_validate({"url": f"{server.url}/headers"})
+        return await execute(second, context())
+
+    # When: both run
+    output = asyncio.run(two_runs())
+
+    # Then: the second request carries no cookie from the first
+    assert "cookie" not in output.body
 
 
 def test_text_body_stays_text(server: LocalServer) -> None:

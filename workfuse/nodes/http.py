@@ -144,15 +144,15 @@ async def execute(config: HTTPNodeConfig, context: NodeContext) -> HTTPNodeOutpu
     target = _mask(f"{config.method} {config.url}", secrets)
     started = time.perf_counter()
     try:
-        async with net.async_client(timeout=timeout) as client:
-            request = client.build_request(
-                config.method, config.url, headers=headers, **_request_kwargs(config)
-            )
-            response = await client.send(request, stream=True)
-            try:
-                content = await net.read_limited(response, MAX_RESPONSE_BYTES)
-            finally:
-                await response.aclose()
+        client = net.shared_async_client()
+        request = client.build_request(
+            config.method, config.url, headers=headers, timeout=timeout, **_request_kwargs(config)
+        )
+        response = await client.send(request, stream=True, follow_redirects=True)
+        try:
+            content = await net.read_limited(response, MAX_RESPONSE_BYTES)
+        finally:
+            await response.aclose()
     except net.EgressDenied as error:
         raise ExecutionError(
             f"{target}: {_mask(str(error), secrets)}", code="HTTP_EGRESS_DENIED"

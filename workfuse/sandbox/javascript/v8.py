@@ -1,0 +1,38 @@
+"""V8's one-time, process-wide initialisation, run when this module is first imported.
+
+The package imports this module, so importing ``workfuse.sandbox.javascript`` on the
+main thread initialises V8 there. Off the main thread nothing is initialised: a
+``RuntimeWarning`` says so, and :class:`JavaScriptSandbox` tries again when created.
+"""
+
+from __future__ import annotations
+
+import threading
+import warnings
+
+from py_mini_racer import init_mini_racer
+
+# V8 must be initialised on the main thread: initialised on another thread, creating
+# isolates on further threads crashes the process (mini-racer 0.14, seen here). Doing it
+# at import (about 80 ms) makes that the case whenever the app imports the node types
+# at start-up, as it does.
+_v8_ready = False
+
+
+def _initialise_v8() -> None:
+    global _v8_ready
+    if _v8_ready:
+        return
+    if threading.current_thread() is threading.main_thread():
+        init_mini_racer(ignore_duplicate_init=True)
+        _v8_ready = True
+    else:
+        warnings.warn(
+            "workfuse.sandbox.javascript was first used off the main thread: import it "
+            "on the main thread at start-up, or V8 may crash when isolates are created",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+
+
+_initialise_v8()
