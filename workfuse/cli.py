@@ -18,6 +18,7 @@ from sqlalchemy import exc as sa_exc
 
 from workfuse.db import downgrade_database, session_scope, upgrade_database
 from workfuse.graph_validation import check_graph_data
+from workfuse.logs import configure_logging
 from workfuse.models import User
 from workfuse.services import users as user_service
 from workfuse.services import workflows as workflow_service
@@ -188,6 +189,7 @@ def serve(
 def main() -> None:
     """Entry point: turns service and settings errors into messages and exit codes."""
     try:
+        configure_logging()
         app()
     except SettingsError as error:
         _report(f"settings: {error}")

@@ -30,10 +30,13 @@ def _enable_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-@lru_cache(maxsize=8)
 def get_engine(url: str | None = None) -> sa.Engine:
-    """The engine for ``url`` (default: the configured database), created once."""
-    url = url or get_settings().resolved_database_url
+    """The engine for ``url`` (default: the configured database), created once per URL."""
+    return _engine_for(url or get_settings().resolved_database_url)
+
+
+@lru_cache(maxsize=8)
+def _engine_for(url: str) -> sa.Engine:
     if url.startswith("sqlite"):
         database = sa.engine.make_url(url).database
         if database and database != ":memory:":

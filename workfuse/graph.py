@@ -11,7 +11,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, computed_field
 from pydantic.alias_generators import to_camel
 
 MAX_LABEL_LENGTH = 200  #: characters
@@ -134,8 +134,10 @@ class ValidationResult(GraphModel):
     errors: list[ValidationIssue] = Field(default_factory=list)
     warnings: list[ValidationIssue] = Field(default_factory=list)
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def valid(self) -> bool:
+        """The seed's ``valid``: no errors (warnings allowed); sent along in JSON."""
         return not self.errors
 
     def issues(self) -> list[ValidationIssue]:

@@ -2,8 +2,9 @@
 
 Per entity, following the full-stack-fastapi-template: ``XBase`` (shared fields),
 ``X(table=True)``, and ``XCreate``/``XUpdate``/``XPublic`` schemas. No column ever
-holds a secret value: credentials are references (ARN or local id) only, passwords
-and session tokens are stored as hashes.
+holds a secret value in plain text: credentials are references (ARN or local id), the
+local store's ``secret_values`` holds only ciphertext, and passwords and session tokens
+are stored as hashes.
 
 Differences from the seed, each for a reason:
 - ``Workflow.webhook_token`` is the seed's ``webhookUrl``: the URL is
@@ -132,6 +133,28 @@ class Session(SQLModel, table=True):
     user_id: str = _owner_fk("users")
 
 
+class ApiToken(SQLModel, table=True):
+    """A token for scripts (``Authorization: Bearer wf_...``); only its hash is kept."""
+
+    __tablename__ = "api_tokens"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    name: str = Field(max_length=MAX_NAME_LENGTH)
+    token_hash: str = Field(unique=True, index=True, max_length=128)
+    prefix: str = Field(max_length=16, description="first characters, to recognise a token")
+    created_at: datetime = _created()
+    last_used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    user_id: str = _owner_fk("users")
+
+
+class ApiTokenPublic(ApiSchema):
+    id: str
+    name: str
+    prefix: str
+    created_at: datetime
+    last_used_at: datetime | None
+
+
 # --- workflows ----------------------------------------------------------------------
 
 
@@ -223,9 +246,13 @@ class NodeRun(SQLModel, table=True):
 
 
 class SecretReference(SQLModel, table=True):
-    """Where a credential lives (an ARN or a local store id); never its value."""
+    """Where a credential lives (an ARN or a local store id); never its value.
+
+    Names are unique per user, so a workflow can name the credential it uses.
+    """
 
     __tablename__ = "secret_references"
+    __table_args__ = (sa.UniqueConstraint("user_id", "name"),)
 
     id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
     name: str = Field(max_length=MAX_NAME_LENGTH)
@@ -234,3 +261,34 @@ class SecretReference(SQLModel, table=True):
     created_at: datetime = _created()
     user_id: str = _owner_fk("users")
     workflow_id: str | None = _owner_fk("workflows", nullable=True)
+
+
+class SecretReferencePublic(ApiSchema):
+    """A credential as the API shows it, never its value. ``arn`` (where the value lives:
+    an AWS ARN or ``local:<id>``) is what node configs put in ``secretArn``."""
+
+    id: str
+    name: str
+    arn: str
+    description: str | None
+    created_at: datetime
+    workflow_id: str | None
+
+
+class SecretValue(SQLModel, table=True):
+    """The local secret store's rows (``workfuse.secrets.local``): AES-256-GCM ciphertext.
+
+    Written and read only by the local store; ``key_id`` names the key that sealed
+    ``ciphertext``, so the encryption key can be rotated.
+    """
+
+    __tablename__ = "secret_values"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    name: str = Field(unique=True, max_length=512)
+    key_id: str = Field(max_length=16)
+    nonce: bytes = Field(sa_type=sa.LargeBinary, nullable=False)
+    ciphertext: bytes = Field(sa_type=sa.LargeBinary, nullable=False)
+    version: int = Field(default=1, nullable=False)
+    created_at: datetime = _created()
+    updated_at: datetime = _updated()

@@ -15,7 +15,7 @@ import secrets
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -26,6 +26,8 @@ ENCRYPTION_KEY_BYTES = 32  #: bytes (AES-256)
 
 #: A list setting written as ``a,b,c`` in the environment.
 CommaList = Annotated[list[str], NoDecode]
+#: The same for secrets: each item is a ``SecretStr``, so no repr or log shows it.
+SecretCommaList = Annotated[list[SecretStr], NoDecode]
 
 
 class Environment(StrEnum):
@@ -69,6 +71,24 @@ class Settings(BaseSettings):
         description="Base64 32-byte key for the local secret store; embedded default: "
         "generated on first run into <data_dir>/encryption.key.",
     )
+    encryption_old_keys: SecretCommaList = Field(
+        default_factory=list,
+        description="Comma-separated base64 keys the local secret store used before; only "
+        "for decrypting, so WORKFUSE_ENCRYPTION_KEY can be rotated.",
+    )
+    secret_store: Literal["local", "aws"] = Field(
+        default="local",
+        description="Where credential values live: the local encrypted store (in the "
+        "database) or AWS Secrets Manager.",
+    )
+    aws_region: str | None = Field(default=None, description="AWS region for Secrets Manager.")
+    aws_endpoint_url: str | None = Field(
+        default=None, description="Secrets Manager endpoint override (a VPC endpoint, tests)."
+    )
+    aws_access_key_id: SecretStr | None = Field(
+        default=None, description="Unset = boto3's default credential chain (IAM role)."
+    )
+    aws_secret_access_key: SecretStr | None = None
     base_url: str = Field(
         default="http://127.0.0.1:3000", description="Public URL, used to build webhook URLs."
     )
@@ -94,14 +114,21 @@ class Settings(BaseSettings):
     anthropic_base_url: str | None = None
     gemini_api_key: SecretStr | None = None
     gemini_base_url: str | None = None
-    log_level: str = "INFO"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", description="Level of WorkFuse's own log lines."
+    )
 
-    @field_validator("template_env_allowlist", "egress_allow", mode="before")
+    @field_validator("template_env_allowlist", "egress_allow", "encryption_old_keys", mode="before")
     @classmethod
     def _split_commas(cls, value: object) -> object:
         if isinstance(value, str):
             return [item.strip() for item in value.split(",") if item.strip()]
         return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.strip().upper() if isinstance(value, str) else value
 
     @field_validator("database_url")
     @classmethod
@@ -135,6 +162,7 @@ class Settings(BaseSettings):
         # A malformed key stops the start, not the first use of a credential.
         if self.encryption_key is not None:
             _decode_key(self.encryption_key.get_secret_value(), "WORKFUSE_ENCRYPTION_KEY")
+        self.encryption_old_keys_bytes()
 
     def encryption_key_bytes(self) -> bytes:
         """The local secret store's key: the setting, or the key file (created once)."""
@@ -149,6 +177,13 @@ class Settings(BaseSettings):
             with os.fdopen(fd, "wb") as handle:
                 handle.write(encoded)
         return _decode_key(path.read_text().strip(), str(path))
+
+    def encryption_old_keys_bytes(self) -> list[bytes]:
+        """The earlier local-store keys (decrypt only), each checked like the current one."""
+        return [
+            _decode_key(key.get_secret_value(), f"WORKFUSE_ENCRYPTION_OLD_KEYS[{index}]")
+            for index, key in enumerate(self.encryption_old_keys)
+        ]
 
     def template_env(self) -> dict[str, str]:
         """The allowlisted environment variables that templates see as ``env``."""

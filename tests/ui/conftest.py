@@ -16,6 +16,8 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
+from workfuse.api.deps import SESSION_COOKIE
+
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "tests" / "artifacts"
 CHROMIUM = os.environ.get("WORKFUSE_TEST_CHROMIUM", "/usr/bin/chromium")
@@ -29,6 +31,8 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 START_TIMEOUT = 600  #: seconds; the first build installs the frontend's packages
+OWNER_EMAIL = "owner@example.com"
+OWNER_PASSWORD = "correct horse battery"
 
 
 @dataclass(frozen=True)
@@ -121,3 +125,35 @@ def screenshot(page: Page, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+@pytest.fixture
+def owner(running_app: RunningApp) -> None:
+    """The install's owner account exists (the first browser test creates it; when run
+    on its own, this test claims it through the API)."""
+    httpx.post(
+        f"{running_app.url}/api/auth/sign-up",
+        json={"email": OWNER_EMAIL, "password": OWNER_PASSWORD},
+    )
+
+
+@pytest.fixture
+def signed_in_page(running_app: RunningApp, browser: Browser, owner: None) -> Iterator[Page]:
+    """A browser tab with the owner's session cookie (signed in through the API)."""
+    response = httpx.post(
+        f"{running_app.url}/api/auth/sign-in",
+        json={"email": OWNER_EMAIL, "password": OWNER_PASSWORD},
+    )
+    assert response.status_code == 200, response.text
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    context.add_cookies(
+        [
+            {
+                "name": SESSION_COOKIE,
+                "value": response.cookies[SESSION_COOKIE],
+                "url": running_app.url,
+            }
+        ]
+    )
+    yield context.new_page()
+    context.close()

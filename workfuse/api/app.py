@@ -1,4 +1,8 @@
-"""The FastAPI app mounted on Reflex's backend (OpenAPI at ``/api/openapi.json``)."""
+"""The FastAPI app mounted on Reflex's backend (OpenAPI at ``/api/openapi.json``).
+
+Every route under ``/api`` except health, sign-up and sign-in needs a signed-in user
+(session cookie or API token); errors share one format (:mod:`workfuse.api.errors`).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,25 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
 from workfuse import __version__
+from workfuse.api.errors import ErrorBody, install_error_handlers
+from workfuse.api.middleware import BodyLimitMiddleware, RequestLogMiddleware
+from workfuse.api.routes import auth, auth_forms, secrets, workflows
 from workfuse.db import get_engine
+
+#: Documented on every route: the shape of an error response.
+ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
+    status: {"model": ErrorBody, "description": description}
+    for status, description in {
+        400: "Bad request",
+        401: "Not signed in",
+        404: "Not found (or not yours)",
+        409: "Conflict",
+        413: "Request body too large",
+        422: "Invalid input",
+        429: "Rate limited",
+        500: "Internal error",
+    }.items()
+}
 
 
 def create_api() -> FastAPI:
@@ -17,7 +39,11 @@ def create_api() -> FastAPI:
         openapi_url="/api/openapi.json",
         docs_url="/api/docs",
         redoc_url=None,
+        responses=ERROR_RESPONSES,
     )
+    install_error_handlers(api)
+    api.add_middleware(BodyLimitMiddleware)
+    api.add_middleware(RequestLogMiddleware)  # outermost: logs even a 413
 
     @api.get("/api/health", tags=["health"])
     def health() -> JSONResponse:
@@ -29,4 +55,8 @@ def create_api() -> FastAPI:
             return JSONResponse({"status": "degraded", "database": "unreachable"}, status_code=503)
         return JSONResponse({"status": "ok", "database": "ok", "version": __version__})
 
+    api.include_router(auth.router)
+    api.include_router(auth_forms.router)
+    api.include_router(workflows.router)
+    api.include_router(secrets.router)
     return api

@@ -13,6 +13,16 @@ class ServiceError(Exception):
     status_code = 400
 
 
+class Unauthorized(ServiceError):
+    """No valid session or token: the caller must sign in."""
+
+    status_code = 401
+
+
+class Forbidden(ServiceError):
+    status_code = 403
+
+
 class NotFound(ServiceError):
     """The thing does not exist, or belongs to somebody else (we do not say which)."""
 
@@ -31,6 +41,16 @@ class InvalidInput(ServiceError):
     def __init__(self, message: str, issues: list[ValidationIssue] | None = None) -> None:
         super().__init__(message)
         self.issues = issues or []
+
+
+class RateLimited(ServiceError):
+    """Too many attempts; ``retry_after`` is in seconds."""
+
+    status_code = 429
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class WorkflowInvalid(InvalidInput):

@@ -1,4 +1,4 @@
-"""Users: creation and lookup (sign-in and sessions come with the auth module)."""
+"""Users: creation, lookup and the password rules (sign-in lives in ``services.auth``)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,25 @@ from workfuse.services.errors import Conflict, InvalidInput, NotFound, reject_nu
 
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+$")
 MIN_PASSWORD_LENGTH = 10  #: characters
+MAX_PASSWORD_LENGTH = 256  #: characters (hashing a megabyte of password is a DoS)
+MIN_DISTINCT_CHARACTERS = 5  #: refuses "aaaaaaaaaa" and "1212121212"
 
-_hasher = PasswordHasher()
+password_hasher = PasswordHasher()
+
+
+def check_password(password: str, email: str) -> None:
+    """Refuse a weak password with a message that says which rule it breaks."""
+    reject_nul(password, "the password")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidInput(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise InvalidInput(f"the password must have at most {MAX_PASSWORD_LENGTH} characters")
+    if len(set(password)) < MIN_DISTINCT_CHARACTERS:
+        raise InvalidInput(
+            f"the password must use at least {MIN_DISTINCT_CHARACTERS} different characters"
+        )
+    if password.strip().lower() in {email.lower(), email.split("@")[0].lower()}:
+        raise InvalidInput("the password must not be your email address")
 
 
 def normalise_email(email: str) -> str:
@@ -27,17 +44,17 @@ def normalise_email(email: str) -> str:
 def create_user(
     *, session: Session, email: str, name: str | None = None, password: str | None = None
 ) -> User:
-    """Create a user; the password (optional until sign-in exists) is stored as argon2."""
+    """Create a user; the password (none: the user cannot sign in) is stored as argon2."""
     reject_nul(name, "the name")
     email = normalise_email(email)
     if session.exec(select(User).where(User.email == email)).first():
         raise Conflict(f"a user with the email {email} already exists")
-    if password is not None and len(password) < MIN_PASSWORD_LENGTH:
-        raise InvalidInput(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+    if password is not None:
+        check_password(password, email)
     user = User(
         email=email,
         name=name,
-        password_hash=_hasher.hash(password) if password is not None else None,
+        password_hash=password_hasher.hash(password) if password is not None else None,
     )
     session.add(user)
     session.flush()

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import reflex as rx
 
+from workfuse.ui import routes
+from workfuse.ui.native_form import native_form
+from workfuse.ui.session_state import SessionState
+
 
 def top_bar() -> rx.Component:
     return rx.hstack(
@@ -14,13 +18,28 @@ def top_bar() -> rx.Component:
             spacing="2",
         ),
         rx.spacer(),
-        rx.link("Workflows", href="/", weight="medium", color=rx.color("gray", 12)),
+        rx.link("Workflows", href=routes.WORKFLOWS, weight="medium", color=rx.color("gray", 12)),
+        rx.separator(orientation="vertical", size="2"),
+        rx.text(SessionState.user_email, size="2", color=rx.color("gray", 11)),
+        native_form(
+            rx.button(
+                rx.icon("log-out", size=14),
+                "Sign out",
+                type="submit",
+                variant="soft",
+                color_scheme="gray",
+                size="1",
+            ),
+            action="/api/auth/form/sign-out",
+            method="post",
+        ),
         padding_x="2em",
         padding_y="0.9em",
         border_bottom=f"1px solid {rx.color('gray', 5)}",
         background=rx.color("gray", 1),
         width="100%",
         align="center",
+        spacing="4",
     )
 
 

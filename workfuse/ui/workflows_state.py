@@ -1,7 +1,7 @@
 """State of the workflows page: the list, the search box and the active toggles.
 
-Until sign-in lands, the page acts for the install's owner (``WORKFUSE_DEMO_EMAIL``,
-the user the embedded first run creates). Handlers only call services.
+The page acts for the signed-in user (a tab without a valid session is sent to
+sign-in). Handlers only call services.
 """
 
 from __future__ import annotations
@@ -9,14 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import reflex as rx
-from sqlmodel import Session
+from reflex.event import EventSpec
 
 from workfuse.db import session_scope
-from workfuse.models import User, Workflow
-from workfuse.services import users as user_service
+from workfuse.models import Workflow
 from workfuse.services import workflows as workflow_service
-from workfuse.services.errors import NotFound, ServiceError
-from workfuse.settings import get_settings
+from workfuse.services.errors import ServiceError
+from workfuse.ui.session_state import SessionState
 
 
 @dataclass
@@ -35,14 +34,7 @@ class WorkflowRow:
     webhook_url: str
 
 
-def _owner(session: Session) -> User | None:
-    try:
-        return user_service.get_user_by_email(session=session, email=get_settings().demo_email)
-    except NotFound:
-        return None
-
-
-class WorkflowsState(rx.State):
+class WorkflowsState(SessionState):
     rows: list[WorkflowRow] = []
     search: str = ""
     error: str = ""
@@ -52,38 +44,40 @@ class WorkflowsState(rx.State):
     def has_rows(self) -> bool:
         return len(self.rows) > 0
 
-    def load(self) -> None:
-        """Read the owner's workflows (filtered by ``search``)."""
-        self._reload()
+    def load(self) -> EventSpec | None:
+        """Read the user's workflows (filtered by ``search``); no session: sign in."""
+        return self._reload()
 
-    def _reload(self) -> None:
+    def _reload(self) -> EventSpec | None:
         with session_scope() as session:
-            owner = _owner(session)
-            workflows = (
-                workflow_service.list_workflows(session=session, user=owner, search=self.search)
-                if owner
-                else []
+            user = self._signed_in_user(session)
+            if user is None:
+                self.rows = []
+                return self._to_sign_in()
+            workflows = workflow_service.list_workflows(
+                session=session, user=user, search=self.search
             )
             self.rows = [_row(workflow) for workflow in workflows]
         self.loaded = True
+        return None
 
-    def set_search(self, value: str) -> None:
+    def set_search(self, value: str) -> EventSpec | None:
         self.search = value
-        self._reload()
+        return self._reload()
 
-    def toggle_active(self, workflow_id: str, active: bool) -> None:
+    def toggle_active(self, workflow_id: str, active: bool) -> EventSpec | None:
         self.error = ""
         try:
             with session_scope() as session:
-                owner = _owner(session)
-                if owner is None:
-                    raise NotFound("no owner")
+                user = self._signed_in_user(session)
+                if user is None:
+                    return self._to_sign_in()
                 workflow_service.set_active(
-                    session=session, user=owner, workflow_id=workflow_id, active=active
+                    session=session, user=user, workflow_id=workflow_id, active=active
                 )
         except ServiceError as error:
             self.error = str(error)
-        self._reload()
+        return self._reload()
 
 
 def _row(workflow: Workflow) -> WorkflowRow:

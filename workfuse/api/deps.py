@@ -1,0 +1,85 @@
+"""Dependencies of the API routes: the database session and the acting user.
+
+A request authenticates with the session cookie (browsers) or with
+``Authorization: Bearer wf_...`` (scripts). Cookie-authenticated requests that
+change something must come from WorkFuse's own origin (the ``Origin`` header, when
+the browser sends one, must match the request's host or ``WORKFUSE_BASE_URL``): a
+second line against cross-site request forgery after ``SameSite=Lax``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Annotated
+from urllib.parse import urlsplit
+
+from fastapi import Depends, Request
+from sqlmodel import Session
+
+from workfuse.db import session_scope
+from workfuse.models import User
+from workfuse.ratelimit import Limit, get_rate_limiter
+from workfuse.services.api_tokens import resolve_api_token
+from workfuse.services.auth import resolve_session
+from workfuse.services.errors import Forbidden, RateLimited, Unauthorized
+from workfuse.settings import get_settings
+
+SESSION_COOKIE = "workfuse_session"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def db_session() -> Iterator[Session]:
+    """One transaction per request: committed when the route returns, else rolled back."""
+    with session_scope() as session:
+        yield session
+
+
+# "function" scope: committed before the response is sent, so the next request sees it.
+DbSession = Annotated[Session, Depends(db_session, scope="function")]
+
+
+def bearer_token(request: Request) -> str | None:
+    scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
+    return credentials.strip() if scheme.lower() == "bearer" and credentials.strip() else None
+
+
+def _check_origin(request: Request) -> None:
+    origin = request.headers.get("origin")
+    if request.method in SAFE_METHODS or origin is None:
+        return
+    allowed = {urlsplit(get_settings().base_url).netloc, request.headers.get("host", "")}
+    if urlsplit(origin).netloc not in allowed:
+        raise Forbidden("cross-site requests may not act for a signed-in user")
+
+
+def current_user(request: Request, session: DbSession) -> User:
+    """The acting user, or 401 (the same for a missing, unknown or expired credential)."""
+    token = bearer_token(request)
+    if token is not None:
+        user = resolve_api_token(session=session, token=token)
+    else:
+        cookie = request.cookies.get(SESSION_COOKIE)
+        if not cookie:
+            raise Unauthorized("sign in, or send an API token as 'Authorization: Bearer ...'")
+        user = resolve_session(session=session, token=cookie)
+        _check_origin(request)
+    request.state.user_id = user.id
+    return user
+
+
+CurrentUser = Annotated[User, Depends(current_user)]
+
+
+def rate_limited(name: str, limit: Limit) -> Callable[[User], None]:
+    """A dependency that counts one call of ``name`` per user against ``limit``."""
+
+    def check(user: CurrentUser) -> None:
+        wait = get_rate_limiter().hit(f"{name}:user:{user.id}", limit)
+        if wait:
+            raise RateLimited(
+                f"too many {name} requests: at most {limit.count} per {limit.window} seconds; "
+                f"try again in {wait} seconds",
+                wait,
+            )
+
+    return check
