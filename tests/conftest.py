@@ -157,3 +157,39 @@ def allow_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
     """Let outbound HTTP reach the tests' own servers on 127.0.0.1."""
     monkeypatch.setenv("WORKFUSE_EGRESS_ALLOW", "127.0.0.1/32")
     get_settings.cache_clear()
+
+
+TEST_REDIS_URL = os.environ.get("WORKFUSE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+@pytest.fixture
+def engine(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """Running workers for the engine: the embedded default (in-process broker, worker
+    threads) with SQLite, Dramatiq's Redis broker (a real Redis) with PostgreSQL, under
+    a namespace of this test's own, so test runs in parallel never share a queue.
+    Yields ``"embedded"`` or ``"redis"``."""
+    import dramatiq
+    import redis as redis_lib
+
+    from workfuse.engine import broker
+
+    kind = "embedded" if database_url.startswith("sqlite") else "redis"
+    namespace = f"workfuse-test-{secrets.token_hex(4)}"
+    if kind == "redis":
+        client = redis_lib.Redis.from_url(TEST_REDIS_URL)
+        try:
+            client.ping()
+        except redis_lib.RedisError as error:
+            pytest.fail(f"Redis is unreachable at {TEST_REDIS_URL}: {error}", pytrace=False)
+        monkeypatch.setenv("WORKFUSE_REDIS_URL", TEST_REDIS_URL)
+        monkeypatch.setenv("WORKFUSE_BROKER_NAMESPACE", namespace)
+        get_settings.cache_clear()
+    broker.reset_engine()
+    worker = dramatiq.Worker(broker.get_engine().broker, worker_threads=4, worker_timeout=100)
+    worker.start()
+    yield kind
+    worker.stop()
+    broker.reset_engine()
+    if kind == "redis":
+        for key in client.scan_iter(f"{namespace}:*"):
+            client.delete(key)

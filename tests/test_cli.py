@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +17,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlmodel import Session, SQLModel, func, select
 
+from tests.engine.helpers import edge, node
 from workfuse.db import get_engine
 from workfuse.demo import demo_graph
 from workfuse.graph_validation import check_graph_data
@@ -24,6 +27,7 @@ from workfuse.services.workflows import WorkflowCreate, create_workflow
 
 WORKFUSE = str(Path(sys.executable).parent / "workfuse")
 SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+DOUBLE = {"language": "jsonata", "code": "trigger.data.n * 2"}
 
 
 def workfuse(*args: str | Path, **env: str) -> subprocess.CompletedProcess[str]:
@@ -337,3 +341,293 @@ def test_unreachable_database_is_a_message(tmp_path: Path) -> None:
     )
     assert "hunter2" not in result.stderr
     assert "Traceback" not in result.stderr
+
+
+# --- run ----------------------------------------------------------------------------------
+
+
+def run_graph(fail_below: int = 5) -> dict[str, Any]:
+    """start -> double -> check -> (big | small); ``small`` throws."""
+    return {
+        "name": "Run me",
+        "nodes": [
+            node("start", "trigger", {"source": "manual"}),
+            node("double", "transform", DOUBLE),
+            node(
+                "check",
+                "condition",
+                {
+                    "conditions": [
+                        {
+                            "field": "{{ nodes.double.result }}",
+                            "operator": "gt",
+                            "value": str(fail_below),
+                            "branch": "big",
+                        }
+                    ],
+                    "defaultBranch": "small",
+                },
+            ),
+            node("big", "transform", {"language": "javascript", "code": "return 'big'"}),
+            node(
+                "small",
+                "transform",
+                {"language": "javascript", "code": "throw new Error('too small')"},
+            ),
+        ],
+        "edges": [
+            edge("start", "double"),
+            edge("double", "check"),
+            edge("check", "big", "big"),
+            edge("check", "small", "small"),
+        ],
+    }
+
+
+def test_run_completed_prints_the_execution_and_touches_nothing(tmp_path: Path) -> None:
+    # Given: a workflow file, and settings that name a data dir, PostgreSQL and Redis
+    # (none of which `run` may use; nothing listens on those ports)
+    path = write_json(tmp_path / "flow.json", run_graph())
+    data_dir = tmp_path / "data"
+    (tmp_path / ".env").write_text("WORKFUSE_REDIS_URL=redis://127.0.0.1:1/0\n", encoding="utf-8")
+
+    # When: it is run with a payload
+    result = workfuse(
+        "run",
+        path,
+        "--payload",
+        '{"n": 4}',
+        WORKFUSE_DATA_DIR=str(data_dir),
+        WORKFUSE_DATABASE_URL="postgresql://nobody@127.0.0.1:1/nothing",
+        WORKFUSE_REDIS_URL="redis://127.0.0.1:1/0",
+    )
+
+    # Then: exit 0 and the execution as JSON, nodes in the workflow's order
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert set(report) == {"executionId", "status", "nodes"}
+    assert report["status"] == "COMPLETED"
+    assert report["executionId"].startswith("c")
+    assert list(report["nodes"]) == ["start", "double", "check", "big", "small"]
+    assert report["nodes"]["double"] == {
+        "status": "success",
+        "attempts": 1,
+        "output": {"result": 8, "logs": []},
+        "error": None,
+    }
+    assert report["nodes"]["start"]["output"]["data"] == {"n": 4}
+    assert report["nodes"]["check"]["output"]["branch"] == "big"
+    assert report["nodes"]["small"] == {
+        "status": "skipped",
+        "attempts": 0,
+        "output": None,
+        "error": None,
+    }
+    # And: no data directory was created, neither the configured one nor ./data
+    assert not data_dir.exists()
+    assert not (tmp_path / "data").exists()
+
+
+def test_run_with_a_failing_node_exits_1(tmp_path: Path) -> None:
+    # Given: a workflow whose taken branch throws
+    path = write_json(tmp_path / "flow.json", run_graph())
+
+    # When: it is run with a payload that takes that branch
+    result = workfuse("run", path, "--payload", '{"n": 1}')
+
+    # Then: exit 1, the JSON names the failure, stderr says why
+    assert result.returncode == 1, result.stderr
+    report = json.loads(result.stdout)
+    assert report["status"] == "FAILED"
+    small = report["nodes"]["small"]
+    assert small["status"] == "failure" and small["attempts"] == 1 and small["output"] is None
+    assert small["error"]["code"] == "TRANSFORM_ERROR"
+    assert set(small["error"]) == {"message", "code", "retryable"}
+    assert small["error"]["retryable"] is False
+    assert report["nodes"]["big"]["status"] == "skipped"
+    assert "too small" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_run_past_its_timeout_is_cancelled_and_exits_1(tmp_path: Path) -> None:
+    # Given: a workflow that waits a minute before retrying a refused connection
+    graph = {
+        "name": "Slow",
+        "nodes": [
+            node("start", "trigger", {"source": "manual"}),
+            node(
+                "call",
+                "http",
+                {"method": "GET", "url": "http://127.0.0.1:1/nothing"},
+                retryPolicy={"maxAttempts": 3, "initialDelayMs": 60_000, "backoffMultiplier": 2},
+            ),
+        ],
+        "edges": [edge("start", "call")],
+    }
+    path = write_json(tmp_path / "slow.json", graph)
+
+    # When: it is run with a one-second timeout
+    result = workfuse("run", path, "--timeout", "1", WORKFUSE_EGRESS_ALLOW="127.0.0.1/32")
+
+    # Then: exit 1, the execution was cancelled during its retry wait
+    assert result.returncode == 1, result.stderr
+    report = json.loads(result.stdout)
+    assert report["status"] == "CANCELLED"
+    assert report["nodes"]["call"]["status"] == "retrying"
+    assert report["nodes"]["call"]["error"]["code"] == "HTTP_CONNECTION"
+    assert "did not finish within 1 s" in result.stderr
+
+
+def test_run_invalid_workflow_exits_2_with_the_errors(tmp_path: Path) -> None:
+    # Given: a file with validation errors
+    path = write_json(tmp_path / "problems.json", problem_graph())
+
+    # When: it is run
+    result = workfuse("run", path)
+
+    # Then: exit 2, every error on stderr, nothing on stdout
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert "UNKNOWN_NODE_TYPE (node ghost)" in result.stderr
+    assert "edge to-nowhere" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [(None, "No such file"), ("{not json", "not valid JSON"), (b"\xff\xfe", "not UTF-8")],
+)
+def test_run_unreadable_file_exits_2(tmp_path: Path, content: Any, expected: str) -> None:
+    # Given: a missing, malformed or non-UTF-8 file
+    path = tmp_path / "flow.json"
+    if isinstance(content, str):
+        path.write_text(content, encoding="utf-8")
+    elif isinstance(content, bytes):
+        path.write_bytes(content)
+
+    # When: it is run
+    result = workfuse("run", path)
+
+    # Then: exit 2 with the reason
+    assert result.returncode == 2
+    assert expected in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_run_bad_payload_exits_2(tmp_path: Path) -> None:
+    # Given: a valid workflow file
+    path = write_json(tmp_path / "flow.json", run_graph())
+
+    # When: it is run with a payload that is not JSON
+    result = workfuse("run", path, "--payload", "{n: 1}")
+
+    # Then: exit 2, naming the option, nothing run
+    assert result.returncode == 2
+    assert "--payload: not valid JSON" in result.stderr
+    assert result.stdout == ""
+
+
+# --- worker and reconcile -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("command", ["worker", "reconcile"])
+def test_worker_and_reconcile_need_redis(tmp_path: Path, command: str) -> None:
+    # Given: no WORKFUSE_REDIS_URL (the embedded default)
+    # When: the command runs
+    result = workfuse(command, WORKFUSE_DATA_DIR=str(tmp_path))
+
+    # Then: exit 1 with a clear message
+    assert result.returncode == 1
+    assert f"workfuse {command} needs WORKFUSE_REDIS_URL" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+WORKER_REDIS_URL = "redis://127.0.0.1:6379/14"
+
+
+@pytest.mark.postgres
+def test_worker_processes_run_executions_from_redis(
+    postgres_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import redis
+
+    from tests.engine.helpers import make_workflow, wait_for
+    from workfuse.db import session_scope, upgrade_database
+    from workfuse.db_types import utcnow
+    from workfuse.engine import broker
+    from workfuse.models import Execution, ExecutionStatus
+    from workfuse.services.executions import run_workflow
+    from workfuse.settings import get_settings
+
+    # Given: PostgreSQL migrated, an empty Redis, and this process configured for both
+    upgrade_database(postgres_url)
+    client = redis.Redis.from_url(WORKER_REDIS_URL)
+    client.flushdb()
+    monkeypatch.setenv("WORKFUSE_DATABASE_URL", postgres_url)
+    monkeypatch.setenv("WORKFUSE_REDIS_URL", WORKER_REDIS_URL)
+    monkeypatch.setenv("WORKFUSE_DATA_DIR", str(tmp_path / "data"))
+    get_settings.cache_clear()
+    broker.reset_engine()
+    log_path = tmp_path / "worker.log"
+    try:
+        with log_path.open("w") as log:
+            worker = subprocess.Popen(
+                [WORKFUSE, "worker", "--processes", "1", "--threads", "2"],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=dict(os.environ),
+            )
+        try:
+            # When: an execution is started, and another is stored without its message
+            with Session(get_engine(postgres_url), expire_on_commit=False) as session:
+                user = create_user(session=session, email="worker@example.com")
+                session.commit()
+                workflow = make_workflow(
+                    session,
+                    user,
+                    [node("start", "trigger", {}), node("double", "transform", DOUBLE)],
+                    [edge("start", "double")],
+                )
+                started = run_workflow(
+                    session=session, user=user, workflow_id=workflow.id, payload={"n": 21}
+                )
+            with session_scope() as session:
+                lost = Execution(
+                    status=ExecutionStatus.PENDING,
+                    trigger_data={"source": "manual", "data": {"n": 5}, "headers": {}},
+                    workflow_version=workflow.version,
+                    workflow_id=workflow.id,
+                    user_id=user.id,
+                    started_at=utcnow() - timedelta(seconds=30),
+                )
+                session.add(lost)
+
+            # Then: the worker process runs the first one
+            finished, runs = wait_for(started.id, timeout=20)
+            assert finished.status is ExecutionStatus.COMPLETED, finished.error
+            assert runs["double"].output == {"result": 42, "logs": []}
+
+            # When: `workfuse reconcile` runs
+            reconciled = workfuse("reconcile")
+
+            # Then: it re-sent the lost one, which the worker then ran
+            assert reconciled.returncode == 0, reconciled.stderr
+            assert "re-sent 1 execution(s)" in reconciled.stdout
+            finished, runs = wait_for(lost.id, timeout=20)
+            assert finished.status is ExecutionStatus.COMPLETED, finished.error
+            assert runs["double"].output == {"result": 10, "logs": []}
+        finally:
+            # And: SIGTERM stops the worker cleanly
+            worker.send_signal(signal.SIGTERM)
+            try:
+                code = worker.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+                raise
+        assert code == 0, log_path.read_text()
+    finally:
+        broker.reset_engine()
+        client.flushdb()
+        with get_engine(postgres_url).begin() as connection:
+            for table in reversed(SQLModel.metadata.sorted_tables):
+                connection.execute(table.delete())

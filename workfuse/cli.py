@@ -1,7 +1,8 @@
-"""The ``workfuse`` command: database, users, workflows and the app server.
+"""The ``workfuse`` command: database, users, workflows, runs, workers and the app server.
 
 Exit codes: 0 success, 1 the input was refused (validation problems, unknown ids,
-bad settings), 2 the command line itself is wrong or a file cannot be read.
+bad settings), 2 the command line itself is wrong or a file cannot be read. ``run``
+differs: 1 means the execution failed, 2 any invalid input (file, payload, workflow).
 """
 
 from __future__ import annotations
@@ -10,22 +11,29 @@ import json
 import os
 import shutil
 import sys
+import tempfile
+import time
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
 from sqlalchemy import exc as sa_exc
+from sqlmodel import Session
 
-from workfuse.db import downgrade_database, session_scope, upgrade_database
+from workfuse.db import downgrade_database, get_engine, session_scope, upgrade_database
 from workfuse.graph_validation import check_graph_data
 from workfuse.logs import configure_logging
-from workfuse.models import User
+from workfuse.models import Execution, ExecutionStatus, NodeRunStatus, User, Workflow
 from workfuse.services import users as user_service
 from workfuse.services import workflows as workflow_service
-from workfuse.services.errors import InvalidInput, ServiceError
-from workfuse.settings import SettingsError, get_settings
+from workfuse.services.errors import Conflict, InvalidInput, ServiceError
+from workfuse.settings import Settings, SettingsError, get_settings
 
 MAX_FILE_BYTES = 20 * 1024 * 1024  #: bytes, the largest workflow file read
+RUN_POLL_S = 0.02  #: seconds between status checks while `workfuse run` waits
+RUN_STOP_TIMEOUT_MS = 5_000  #: ms `workfuse run` waits for busy worker threads at the end
+RUN_USER_EMAIL = "local@workfuse.local"
+DEFAULT_WORKER_THREADS = 8  #: Dramatiq's own default
 
 app = typer.Typer(help="WorkFuse: workflow automation you host yourself.", no_args_is_help=True)
 db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
@@ -45,21 +53,29 @@ def _fail(message: str, code: int = 1) -> NoReturn:
     raise typer.Exit(code)
 
 
-def _read_json(path: Path) -> Any:
+def _read_json(path: Path, invalid: int = 1) -> Any:
+    """The JSON in ``path``; exit 2 if it cannot be read, ``invalid`` if it is not JSON."""
     try:
         if path.stat().st_size > MAX_FILE_BYTES:
-            _fail(f"{path}: larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB", 1)
+            _fail(f"{path}: larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB", invalid)
         text = path.read_bytes().decode("utf-8")
     except OSError as error:
         _fail(f"{path}: {error.strerror or error}", 2)
     except UnicodeDecodeError as error:
-        _fail(f"{path}: not UTF-8 text ({error.reason} at byte {error.start})")
+        _fail(f"{path}: not UTF-8 text ({error.reason} at byte {error.start})", invalid)
+    return _parse_json(text, str(path), invalid)
+
+
+def _parse_json(text: str, what: str, invalid: int = 1) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as error:
-        _fail(f"{path}: not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}")
+        _fail(
+            f"{what}: not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}",
+            invalid,
+        )
     except RecursionError:
-        _fail(f"{path}: JSON nested too deeply")
+        _fail(f"{what}: JSON nested too deeply", invalid)
 
 
 def _owner(session: Any, email: str | None) -> User:
@@ -171,6 +187,198 @@ def workflow_list(user: UserOption = None) -> None:
         for workflow in workflow_service.list_workflows(session=session, user=owner):
             state = "active" if workflow.is_active else "draft"
             typer.echo(f"{workflow.id}  v{workflow.version:<4} {state:<6} {workflow.name}")
+
+
+# --- run, worker, reconcile ---------------------------------------------------------
+
+
+@app.command("run")
+def run(
+    file: Path,
+    payload: Annotated[
+        str | None, typer.Option(help="The trigger's data, as JSON (default: {}).")
+    ] = None,
+    timeout: Annotated[
+        float | None,
+        typer.Option(min=0, help="Seconds to wait; then cancel the run and exit 1."),
+    ] = None,
+) -> None:
+    """Run workflow FILE once, in this process, and print the execution as JSON.
+
+    The run uses a scratch SQLite database in a temporary directory and in-process
+    workers (never your data directory, database or Redis), so credentials stored in
+    WorkFuse are not available to it. Retry waits are real waits.
+    Exit codes: 0 completed, 1 failed (or timed out), 2 invalid file, payload or workflow.
+    """
+    data = _read_json(file, invalid=2)
+    trigger_data = _parse_json(payload, "--payload", 2) if payload is not None else None
+    from workfuse.engine import broker
+
+    with tempfile.TemporaryDirectory(prefix="workfuse-run-") as scratch:
+        url = _scratch_settings(Path(scratch)).resolved_database_url
+        upgrade_database(url)
+        broker.reset_engine()
+        worker = broker.start_embedded_workers()
+        try:
+            execution_id = _start_run(data, trigger_data)
+            finished = _wait_for_run(execution_id, timeout)
+        finally:
+            if worker is not None:
+                worker.stop(timeout=RUN_STOP_TIMEOUT_MS)
+            broker.reset_engine()
+        with session_scope(url) as session:
+            execution = session.get(Execution, execution_id)
+            assert execution is not None
+            report = _run_report(session, execution)
+        get_engine(url).dispose()
+    typer.echo(json.dumps(report, indent=2, ensure_ascii=False))
+    if not finished:
+        _fail(f"the execution did not finish within {timeout:g} s; it was cancelled", 1)
+    if execution.status is not ExecutionStatus.COMPLETED:
+        _fail(f"the execution {str(execution.status).lower()}: {execution.error}", 1)
+
+
+def _scratch_settings(directory: Path) -> Settings:
+    """Point this process at a fresh SQLite file in ``directory``, the in-process broker
+    and the local secret store, whatever the environment or ``.env`` says."""
+    os.environ.update(
+        {
+            "WORKFUSE_ENV": "embedded",
+            "WORKFUSE_DATA_DIR": str(directory),
+            "WORKFUSE_DATABASE_URL": f"sqlite:///{directory / 'workfuse.db'}",
+            "WORKFUSE_SECRET_STORE": "local",
+        }
+    )
+    os.environ.pop("WORKFUSE_REDIS_URL", None)
+    get_settings.cache_clear()
+    settings = get_settings()
+    settings.redis_url = None  # a .env file may still name one
+    return settings
+
+
+def _start_run(data: Any, trigger_data: Any) -> str:
+    """Import the workflow for a new local user and start it; invalid: exit 2."""
+    from workfuse.services.executions import run_workflow
+
+    with session_scope() as session:
+        user = user_service.create_user(session=session, email=RUN_USER_EMAIL)
+        try:
+            workflow = workflow_service.import_workflow(session=session, user=user, data=data)
+            session.commit()
+            execution = run_workflow(
+                session=session, user=user, workflow_id=workflow.id, payload=trigger_data
+            )
+        except InvalidInput as error:
+            typer.echo(f"error: {error}", err=True)
+            _print_issues(error)
+            raise typer.Exit(2) from None
+        return execution.id
+
+
+def _wait_for_run(execution_id: str, timeout: float | None) -> bool:
+    """Poll until the execution ends; past ``timeout`` cancel it and return False."""
+    from workfuse.engine.state import TERMINAL
+    from workfuse.services.executions import cancel_execution
+
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        with session_scope() as session:
+            execution = session.get(Execution, execution_id)
+            assert execution is not None
+            if execution.status in TERMINAL:
+                return True
+            if deadline is not None and time.monotonic() > deadline:
+                user = session.get(User, execution.user_id)
+                assert user is not None
+                try:
+                    cancel_execution(session=session, user=user, execution_id=execution_id)
+                except Conflict:  # it ended just now
+                    return True
+                return False
+        time.sleep(RUN_POLL_S)
+
+
+#: How `workfuse run` names node statuses (others are lower-cased: "running", ...).
+RUN_NODE_STATUS = {
+    NodeRunStatus.SUCCEEDED: "success",
+    NodeRunStatus.FAILED: "failure",
+    NodeRunStatus.SKIPPED: "skipped",
+}
+
+
+def _run_report(session: Session, execution: Execution) -> dict[str, Any]:
+    """``{executionId, status, nodes: {id: {status, attempts, output, error}}}``, nodes in
+    the workflow's order; nodes that never started are left out."""
+    from workfuse.services.executions import node_runs
+
+    runs = {run.node_id: run for run in node_runs(session=session, execution=execution)}
+    workflow = session.get(Workflow, execution.workflow_id)
+    order = [node.get("id") for node in (workflow.graph if workflow else {}).get("nodes", [])]
+    order += sorted(set(runs) - set(order))
+    nodes = {}
+    for node_id in order:
+        run = runs.get(node_id)
+        if run is None:
+            continue
+        error = run.error
+        nodes[node_id] = {
+            "status": RUN_NODE_STATUS.get(run.status, str(run.status).lower()),
+            "attempts": run.attempt,
+            "output": run.output,
+            "error": None
+            if error is None
+            else {key: error.get(key) for key in ("message", "code", "retryable")},
+        }
+    return {"executionId": execution.id, "status": str(execution.status), "nodes": nodes}
+
+
+@app.command("worker")
+def worker(
+    processes: Annotated[
+        int, typer.Option(min=1, help="Worker processes (default: one per CPU).")
+    ] = os.cpu_count() or 1,
+    threads: Annotated[
+        int, typer.Option(min=1, help="Threads per process, each running one execution.")
+    ] = DEFAULT_WORKER_THREADS,
+) -> None:
+    """Run worker processes against the Redis broker (Dramatiq's own CLI).
+
+    Needs WORKFUSE_REDIS_URL; run it on any number of machines with the app's settings.
+    The embedded default (no Redis) runs its workers inside the app instead.
+    """
+    if not get_settings().redis_url:
+        _fail(
+            "workfuse worker needs WORKFUSE_REDIS_URL: separate workers share the Redis "
+            "queue; without Redis the app runs its workers itself"
+        )
+    command = [sys.executable, "-m", "dramatiq", "workfuse.engine.worker"]
+    command += ["--processes", str(processes), "--threads", str(threads)]
+    typer.echo(f"WorkFuse: {processes} worker process(es), {threads} thread(s) each", err=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, command)
+
+
+@app.command("reconcile")
+def reconcile(
+    stale_after: Annotated[
+        float,
+        typer.Option(min=1, help="Seconds without a heartbeat after which a run is lost."),
+    ] = 120.0,
+) -> None:
+    """Re-send executions whose message was lost (never sent, or their worker died).
+
+    Needs WORKFUSE_REDIS_URL (the app reconciles the embedded default itself).
+    """
+    if not get_settings().redis_url:
+        _fail(
+            "workfuse reconcile needs WORKFUSE_REDIS_URL: without Redis the queue lives "
+            "inside the app process, which reconciles its own executions"
+        )
+    from workfuse.engine.reconciler import reconcile as reconcile_executions
+
+    count = reconcile_executions(stale_after_s=stale_after)
+    typer.echo(f"re-sent {count} execution(s)")
 
 
 @app.command("serve")

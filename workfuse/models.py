@@ -190,6 +190,10 @@ class WorkflowVersion(SQLModel, table=True):
 
 class Execution(SQLModel, table=True):
     __tablename__ = "executions"
+    __table_args__ = (
+        sa.UniqueConstraint("workflow_id", "idempotency_key"),
+        sa.Index("ix_executions_user_started", "user_id", "started_at", "id"),
+    )
 
     id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
     status: ExecutionStatus = Field(sa_type=_enum(ExecutionStatus), index=True, nullable=False)
@@ -204,6 +208,12 @@ class Execution(SQLModel, table=True):
     workflow_version: int = Field(nullable=False)
     retry_of_id: str | None = Field(
         default=None, foreign_key="executions.id", ondelete="SET NULL", max_length=32
+    )
+    idempotency_key: str | None = Field(
+        default=None, max_length=200, description="the caller's key; a repeat starts nothing"
+    )
+    heartbeat_at: datetime | None = Field(
+        default=None, sa_type=UTCDateTime, description="last sign of life of its worker"
     )
     workflow_id: str = _owner_fk("workflows")
     user_id: str = _owner_fk("users")

@@ -66,6 +66,11 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(
         default=None, description="Redis broker and event bus; unset = in-process broker."
     )
+    broker_namespace: str = Field(
+        default="workfuse",
+        pattern=r"^[A-Za-z0-9_.-]{1,64}$",
+        description="Prefix of the broker's Redis keys: installs sharing a Redis differ here.",
+    )
     encryption_key: SecretStr | None = Field(
         default=None,
         description="Base64 32-byte key for the local secret store; embedded default: "
@@ -91,6 +96,12 @@ class Settings(BaseSettings):
     aws_secret_access_key: SecretStr | None = None
     base_url: str = Field(
         default="http://127.0.0.1:3000", description="Public URL, used to build webhook URLs."
+    )
+    webhook_max_bytes: int = Field(
+        default=1024 * 1024,
+        ge=1,
+        le=10 * 1024 * 1024,
+        description="Largest webhook request body (bytes); larger calls get 413.",
     )
     auto_migrate: bool = Field(
         default=True, description="Apply database migrations when the app starts."

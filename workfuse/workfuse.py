@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -10,6 +11,8 @@ import reflex as rx
 
 from workfuse.api.app import create_api
 from workfuse.bootstrap import prepare
+from workfuse.engine.broker import start_embedded_workers
+from workfuse.engine.reconciler import start_reconciler_thread
 from workfuse.logs import configure_logging
 from workfuse.ui import routes
 from workfuse.ui.auth_page import AuthFormState, sign_in_page, sign_up_page
@@ -18,15 +21,24 @@ from workfuse.ui.workflows_state import WorkflowsState
 
 
 @asynccontextmanager
-async def _prepare_database() -> AsyncIterator[None]:
-    """Migrate and load the demo before the backend serves its first request."""
+async def _start_up() -> AsyncIterator[None]:
+    """Migrate and load the demo before the backend serves its first request; in the
+    embedded default, run the engine's workers as threads of this process."""
     configure_logging()  # after the server set up its own handlers
     await asyncio.to_thread(prepare)
-    yield
+    workers = start_embedded_workers()
+    stop_reconciler = threading.Event()
+    start_reconciler_thread(stop=stop_reconciler)
+    try:
+        yield
+    finally:
+        stop_reconciler.set()
+        if workers is not None:
+            await asyncio.to_thread(workers.stop)
 
 
 app = rx.App(api_transformer=create_api())
-app.register_lifespan_task(_prepare_database)
+app.register_lifespan_task(_start_up)
 app.add_page(
     workflows_page,
     route=routes.WORKFLOWS,

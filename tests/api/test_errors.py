@@ -4,6 +4,7 @@ bodies or secrets."""
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -99,9 +100,13 @@ def test_the_request_log_has_method_route_status_and_time_but_no_secrets(
     with caplog.at_level(logging.INFO, logger="workfuse.api.requests"):
         anonymous.post("/api/auth/sign-up", json={"email": "log@example.com", "password": PASSWORD})
         anonymous.get("/api/workflows/wf-secret-id-123")
+        # A line is written once its response has gone out: give the server a moment.
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and len(_request_lines(caplog)) < 2:
+            time.sleep(0.01)
 
     # Then: one line per request with the route template, never the body or the id
-    lines = [r.getMessage() for r in caplog.records if r.name == "workfuse.api.requests"]
+    lines = _request_lines(caplog)
     assert any(line.startswith("POST /api/auth/sign-up 201 ") for line in lines), lines
     assert any(line.startswith("GET /api/workflows/{workflow_id} 404 ") for line in lines)
     assert all(line.endswith("ms") for line in lines)
@@ -117,3 +122,7 @@ def test_the_openapi_document_lists_the_routes_and_the_error_schema(
         document["paths"]
     )
     assert "ErrorBody" in document["components"]["schemas"]
+
+
+def _request_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name == "workfuse.api.requests"]

@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from workfuse import __version__
 from workfuse.api.errors import ErrorBody, install_error_handlers
 from workfuse.api.middleware import BodyLimitMiddleware, RequestLogMiddleware
-from workfuse.api.routes import auth, auth_forms, secrets, workflows
+from workfuse.api.routes import auth, auth_forms, executions, secrets, webhooks, workflows
 from workfuse.db import get_engine
 
 #: Documented on every route: the shape of an error response.
@@ -55,8 +55,10 @@ def create_api() -> FastAPI:
             return JSONResponse({"status": "degraded", "database": "unreachable"}, status_code=503)
         return JSONResponse({"status": "ok", "database": "ok", "version": __version__})
 
+    api.include_router(webhooks.router)  # first: the hot path matches at once
     api.include_router(auth.router)
     api.include_router(auth_forms.router)
     api.include_router(workflows.router)
     api.include_router(secrets.router)
+    api.include_router(executions.router)
     return api

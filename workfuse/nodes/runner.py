@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from workfuse.graph import error_location
-from workfuse.nodes.base import NodeSpec
+from workfuse.nodes.base import NodeConfigModel, NodeSpec
 from workfuse.nodes.execution import ExecutionError, NodeContext
 from workfuse.nodes.registry import REGISTRY, NodeRegistry
 from workfuse.templating import TemplateError, render_value
@@ -46,6 +46,22 @@ def _render_path(container: Any, keys: list[str], context: Mapping[str, Any]) ->
             _render_path(container[keys[0]], keys[1:], context)
 
 
+def prepare_config(
+    spec: NodeSpec, config: Mapping[str, Any], context: NodeContext
+) -> NodeConfigModel:
+    """The node's typed config with its templates rendered (``ExecutionError`` if a
+    template fails or the rendered config does not fit the type's model)."""
+    resolved = resolve_templates(spec, config, context.template_context())
+    try:
+        return spec.config_model.model_validate(resolved)
+    except ValidationError as error:
+        first = error.errors(include_url=False)[0]
+        where = error_location(tuple(first["loc"])) or "config"
+        raise ExecutionError(
+            f"config.{where} after templates: {first['msg']}", code="CONFIG_INVALID"
+        ) from None
+
+
 async def run_node(
     node_type: str,
     config: Mapping[str, Any],
@@ -54,14 +70,5 @@ async def run_node(
 ) -> dict[str, Any]:
     """Execute one node and return its output as JSON-ready data (camelCase keys)."""
     spec = registry.get(node_type)
-    resolved = resolve_templates(spec, config, context.template_context())
-    try:
-        typed = spec.config_model.model_validate(resolved)
-    except ValidationError as error:
-        first = error.errors(include_url=False)[0]
-        where = error_location(tuple(first["loc"])) or "config"
-        raise ExecutionError(
-            f"config.{where} after templates: {first['msg']}", code="CONFIG_INVALID"
-        ) from None
-    output = await spec.execute(typed, context)
+    output = await spec.execute(prepare_config(spec, config, context), context)
     return output.model_dump(mode="json", by_alias=True)

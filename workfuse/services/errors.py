@@ -13,6 +13,12 @@ class ServiceError(Exception):
     status_code = 400
 
 
+class BadRequest(ServiceError):
+    """The request cannot be read (a body that is not the JSON it claims to be)."""
+
+    status_code = 400
+
+
 class Unauthorized(ServiceError):
     """No valid session or token: the caller must sign in."""
 
@@ -27,6 +33,20 @@ class NotFound(ServiceError):
     """The thing does not exist, or belongs to somebody else (we do not say which)."""
 
     status_code = 404
+
+
+class MethodNotAllowed(ServiceError):
+    """The resource exists but does not take this HTTP method; ``allowed`` lists those it does."""
+
+    status_code = 405
+
+    def __init__(self, message: str, allowed: list[str]) -> None:
+        super().__init__(message)
+        self.allowed = allowed
+
+
+class PayloadTooLarge(ServiceError):
+    status_code = 413
 
 
 class Conflict(ServiceError):

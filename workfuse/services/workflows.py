@@ -17,6 +17,7 @@ from pydantic.alias_generators import to_camel
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from workfuse.caching import BoundedCache
 from workfuse.graph import (
     MAX_LABEL_LENGTH,
     IssueCode,
@@ -249,14 +250,27 @@ def set_active(*, session: Session, user: User, workflow_id: str, active: bool) 
     return workflow
 
 
+#: Graphs that passed validation, by (workflow id, version): a saved version never
+#: changes, so starting an execution need not validate it again (bounded, FIFO).
+MAX_RUNNABLE_CACHED = 4096
+_RUNNABLE: BoundedCache[tuple[str, int], WorkflowGraph] = BoundedCache(MAX_RUNNABLE_CACHED)
+
+
 def ensure_runnable(workflow: Workflow) -> WorkflowGraph:
-    """The workflow's graph if it passes validation, else :class:`WorkflowInvalid`."""
+    """The workflow's graph if it passes validation, else :class:`WorkflowInvalid`.
+
+    The result is cached per saved version; do not change the graph it returns.
+    """
+    key = (workflow.id, workflow.version)
+    cached = _RUNNABLE.get(key)
+    if cached is not None and cached.name == workflow.name:
+        return cached
     graph, validation = check_graph_data({**workflow.graph, "name": workflow.name})
     if graph is None or not validation.valid:
         raise WorkflowInvalid(
             f"workflow {workflow.name!r} has validation errors and cannot run", validation.errors
         )
-    return graph
+    return _RUNNABLE.put(key, graph)
 
 
 def delete_workflow(*, session: Session, user: User, workflow_id: str) -> None:

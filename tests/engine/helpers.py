@@ -1,0 +1,57 @@
+"""Building workflows and waiting for executions in engine tests."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from sqlmodel import Session
+
+from workfuse.db import session_scope
+from workfuse.engine.state import TERMINAL
+from workfuse.models import Execution, NodeRun, User, Workflow
+from workfuse.services.executions import node_runs
+from workfuse.services.workflows import WorkflowCreate, create_workflow
+
+WAIT_S = 30.0  #: seconds an execution may take in a test
+
+
+def node(node_id: str, node_type: str, config: dict[str, Any], **data: Any) -> dict[str, Any]:
+    return {"id": node_id, "type": node_type, "data": {"label": node_id, "config": config, **data}}
+
+
+def jsonata(node_id: str, code: str, **data: Any) -> dict[str, Any]:
+    return node(node_id, "transform", {"language": "jsonata", "code": code}, **data)
+
+
+def edge(source: str, target: str, handle: str | None = None) -> dict[str, Any]:
+    wired = {"id": f"{source}-{target}", "source": source, "target": target}
+    return {**wired, "sourceHandle": handle} if handle else wired
+
+
+def make_workflow(
+    session: Session, user: User, nodes: list[dict[str, Any]], edges: list[dict[str, Any]]
+) -> Workflow:
+    workflow = create_workflow(
+        session=session,
+        user=user,
+        data=WorkflowCreate(name="test", graph={"nodes": nodes, "edges": edges}),
+    )
+    session.commit()
+    assert workflow.is_active, "the test workflow should be valid"
+    return workflow
+
+
+def wait_for(execution_id: str, timeout: float = WAIT_S) -> tuple[Execution, dict[str, NodeRun]]:
+    """Poll until the execution is terminal; its row and node runs by node id."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with session_scope() as session:
+            execution = session.get(Execution, execution_id)
+            assert execution is not None
+            if execution.status in TERMINAL:
+                runs = {run.node_id: run for run in node_runs(session=session, execution=execution)}
+                return execution, runs
+        if time.monotonic() > deadline:
+            raise AssertionError(f"execution {execution_id} still {execution.status}")
+        time.sleep(0.02)

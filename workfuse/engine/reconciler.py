@@ -1,0 +1,191 @@
+"""The reconciler: re-sends executions whose message was lost.
+
+A message can go missing in three ways: the broker was down when the execution was
+stored (or the process died between the commit and the send), so a PENDING execution
+waits for nothing; the worker running it died and the broker will not redeliver (the
+in-process broker keeps messages in memory only), so a RUNNING execution stops moving;
+or the delayed message of a retry was lost the same way, so a RETRYING execution
+waits past its retry time. :func:`reconcile` finds each and sends its message again;
+the runner skips every node already done, so a needless second message is harmless.
+
+Each execution it sends gets ``heartbeat_at`` stamped first, with a compare-and-set, so
+several reconcilers (one per app process) send it once, and a stale execution is
+re-sent at most once per ``stale_after_s``, not on every pass.
+
+Limits: the runner writes ``heartbeat_at`` only when it checkpoints, not while a node
+runs. A side-effecting node (http, ai) is on record as RUNNING before it starts, so a
+RUNNING execution with such a node started less than the runner's node timeout plus
+``stale_after_s`` ago counts as alive: a worker that died inside a long HTTP call is
+re-sent only after that (Dramatiq's redelivery, with Redis, is quicker). Pure nodes
+are not on record while they run; re-running one is harmless. A large backlog of
+PENDING messages still in the queue is re-sent once, then every ``stale_after_s``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import UTC, datetime, timedelta
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from workfuse.db import session_scope
+from workfuse.db_types import utcnow
+from workfuse.engine.runner import NODE_TIMEOUT_S
+from workfuse.models import Execution, ExecutionStatus, NodeRun, NodeRunStatus
+from workfuse.services.executions import send
+
+log = logging.getLogger(__name__)
+
+S = ExecutionStatus
+
+DEFAULT_STALE_AFTER_S = 120.0  #: seconds without a heartbeat before a run counts as lost
+PENDING_AFTER_S = 5.0  #: seconds a never-sent PENDING execution waits before a re-send
+DEFAULT_INTERVAL_S = 60.0  #: seconds between passes of the reconciler thread
+BATCH_SIZE = 500  #: executions examined per query
+
+
+def reconcile(
+    *, stale_after_s: float = DEFAULT_STALE_AFTER_S, pending_after_s: float = PENDING_AFTER_S
+) -> int:
+    """Re-send every lost execution; returns how many messages were sent.
+
+    Parameters:
+      stale_after_s: a RUNNING execution is lost when its ``heartbeat_at`` (or its
+        start) is older than this and no side-effecting node may still be running
+        (see the module's limits); a RETRYING one when both its heartbeat and its
+        earliest ``retryAt`` are; a PENDING one sent before (by a reconciler) when its
+        stamp is. Default 120 s.
+      pending_after_s: a PENDING execution never stamped is lost when it was stored
+        longer ago than this (it should have started by then). Default 5 s.
+
+    An execution whose send fails (broker down) is not counted; it is tried again on a
+    later pass.
+    """
+    sent = 0
+    while True:
+        now = utcnow()
+        stale = now - timedelta(seconds=stale_after_s)
+        with session_scope() as session:
+            candidates = _candidates(
+                session, stale=stale, pending=now - timedelta(seconds=pending_after_s)
+            )
+            due = [item for item in candidates if _lost(session, item[0], item[1], stale)]
+        claimed = [item for item in due if _claim(*item, now=now)]
+        for execution_id, status, _ in claimed:
+            log.info("reconciler: re-sending %s execution %s", status, execution_id)
+            if send(execution_id):
+                sent += 1
+        if len(candidates) < BATCH_SIZE or not claimed:
+            return sent
+
+
+def _candidates(
+    session: Session, *, stale: datetime, pending: datetime
+) -> list[tuple[str, ExecutionStatus, datetime | None]]:
+    last_sign = sa.func.coalesce(col(Execution.heartbeat_at), col(Execution.started_at))
+    query = (
+        select(Execution.id, Execution.status, Execution.heartbeat_at)
+        .where(
+            sa.or_(
+                sa.and_(
+                    col(Execution.status) == S.PENDING,
+                    col(Execution.heartbeat_at).is_(None),
+                    col(Execution.started_at) < pending,
+                ),
+                sa.and_(
+                    col(Execution.status).in_([S.PENDING, S.RUNNING, S.RETRYING]),
+                    last_sign < stale,
+                ),
+            )
+        )
+        .order_by(col(Execution.started_at))
+        .limit(BATCH_SIZE)
+    )
+    return [
+        (execution_id, ExecutionStatus(status), heartbeat)
+        for execution_id, status, heartbeat in session.exec(query)
+    ]
+
+
+def _lost(session: Session, execution_id: str, status: ExecutionStatus, stale: datetime) -> bool:
+    """The checks the candidate query cannot make: retry times and nodes in flight."""
+    if status is S.RETRYING:
+        return _retry_overdue(session, execution_id, stale)
+    if status is S.RUNNING:
+        return not _node_in_flight(session, execution_id, stale - timedelta(seconds=NODE_TIMEOUT_S))
+    return True
+
+
+def _retry_overdue(session: Session, execution_id: str, stale: datetime) -> bool:
+    """Is the earliest retry of the execution's waiting nodes older than ``stale``?"""
+    errors = session.exec(
+        select(NodeRun.error).where(
+            NodeRun.execution_id == execution_id, NodeRun.status == NodeRunStatus.RETRYING
+        )
+    ).all()
+    known = []
+    for error in errors:
+        try:
+            moment = datetime.fromisoformat((error or {})["retryAt"])
+        except (KeyError, TypeError, ValueError):
+            continue
+        known.append(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
+    return not known or min(known) < stale
+
+
+def _node_in_flight(session: Session, execution_id: str, since: datetime) -> bool:
+    """Did a node of the execution start after ``since`` and not finish?"""
+    started = session.exec(
+        select(NodeRun.id)
+        .where(
+            NodeRun.execution_id == execution_id,
+            NodeRun.status == NodeRunStatus.RUNNING,
+            col(NodeRun.started_at) > since,
+        )
+        .limit(1)
+    ).first()
+    return started is not None
+
+
+def _claim(
+    execution_id: str, status: ExecutionStatus, heartbeat: datetime | None, *, now: datetime
+) -> bool:
+    """Stamp ``heartbeat_at`` if nobody changed the row since it was read."""
+    unchanged = (
+        col(Execution.heartbeat_at).is_(None)
+        if heartbeat is None
+        else col(Execution.heartbeat_at) == heartbeat
+    )
+    with session_scope() as session:
+        result = session.execute(
+            sa.update(Execution)
+            .where(col(Execution.id) == execution_id, col(Execution.status) == status, unchanged)
+            .values(heartbeat_at=now)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def start_reconciler_thread(
+    interval_s: float = DEFAULT_INTERVAL_S,
+    *,
+    stale_after_s: float = DEFAULT_STALE_AFTER_S,
+    stop: threading.Event | None = None,
+) -> threading.Thread:
+    """Run :func:`reconcile` now and then every ``interval_s`` seconds in a daemon
+    thread, until ``stop`` is set. A failed pass (database down) is logged and the next
+    pass tries again."""
+    stopped = stop or threading.Event()
+
+    def loop() -> None:
+        while not stopped.is_set():
+            try:
+                reconcile(stale_after_s=stale_after_s)
+            except Exception:  # the thread must outlive a database outage
+                log.exception("reconciler pass failed")
+            stopped.wait(interval_s)
+
+    thread = threading.Thread(target=loop, name="workfuse-reconciler", daemon=True)
+    thread.start()
+    return thread

@@ -1,0 +1,529 @@
+"""The step loop of one execution: the seed's execution algorithm, made durable.
+
+One call of :meth:`ExecutionRunner.run` takes the execution as far as it can go: to
+its end, to a retry wait (a delayed message is scheduled and the call returns, so no
+thread sleeps), or to a cancellation. ``NodeRun`` rows are the memo: a run that is
+redelivered or resumed skips every node already succeeded or skipped, so a worker
+killed mid-run loses nothing.
+
+Checkpoints: a side-effecting node (``NodeSpec.side_effects``: http, ai) has its
+attempt written *before* it starts and its result *before* the next node starts; the
+results of pure nodes (transform, condition, trigger) are written in batches, at the
+next side-effecting node, a failure or the end (running a pure node twice after a
+crash is harmless). Nodes whose inputs are all done run concurrently.
+
+Limits: a node attempt may take at most :data:`NODE_TIMEOUT_S`; cancellation is
+noticed before a batch of nodes starts (at most every :data:`CANCEL_CHECK_S`, and
+always before a side-effecting node), not inside a running node.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import Session, col, select
+
+from workfuse.db import session_scope
+from workfuse.db_types import new_id, utcnow
+from workfuse.engine import retry
+from workfuse.engine.events import EventBus, ExecutionUpdate, UpdateType
+from workfuse.engine.plan import ExecutionPlan, NodePlan, PlanNotFound, load_plan
+from workfuse.engine.state import TERMINAL, transition
+from workfuse.logs import REDACTOR
+from workfuse.models import (
+    Execution,
+    ExecutionLog,
+    ExecutionStatus,
+    LogLevel,
+    NodeRun,
+    NodeRunStatus,
+    SecretReference,
+)
+from workfuse.nodes.base import NodeOutputModel
+from workfuse.nodes.execution import ExecutionError, NodeContext
+from workfuse.nodes.runner import prepare_config
+from workfuse.secrets import SecretStore, SecretStoreError
+from workfuse.secrets.redaction import Redactor
+from workfuse.settings import get_settings
+
+log = logging.getLogger(__name__)
+
+NODE_TIMEOUT_S = 600.0  #: seconds, the most one attempt of any node may take
+CANCEL_CHECK_S = 0.1  #: seconds between cancellation checks while pure nodes run
+HEARTBEAT_S = 10.0  #: seconds between heartbeats while a side-effecting node runs
+STALE_AFTER_S = 45.0  #: seconds without a heartbeat after which a runner counts as gone
+
+S = ExecutionStatus
+T = TypeVar("T")
+DONE = frozenset({NodeRunStatus.SUCCEEDED, NodeRunStatus.SKIPPED})
+
+#: ``schedule(execution_id, delay_ms)``: send the execution's message again, later.
+Scheduler = Callable[[str, int], None]
+
+
+@dataclass
+class _Run:
+    """The runner's copy of a ``NodeRun`` row (plain data: ORM objects cost too much
+    per node); written with one upsert per checkpoint."""
+
+    node_id: str
+    status: NodeRunStatus
+    attempt: int = 0
+    input: Any = None
+    output: Any = None
+    error: dict[str, Any] | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    duration: int | None = None
+    id: str = field(default_factory=new_id)
+
+    @classmethod
+    def of(cls, row: Any) -> _Run:
+        return cls(**{name: getattr(row, name) for name in _RUN_FIELDS})
+
+    def values(self, execution_id: str) -> dict[str, Any]:
+        return {"execution_id": execution_id, **{name: getattr(self, name) for name in _RUN_FIELDS}}
+
+
+_RUN_FIELDS = (
+    "node_id",
+    "status",
+    "attempt",
+    "input",
+    "output",
+    "error",
+    "started_at",
+    "finished_at",
+    "duration",
+    "id",
+)
+#: Columns a checkpoint overwrites when the row exists (never its id).
+_UPSERT_COLUMNS = tuple(name for name in _RUN_FIELDS if name not in ("id", "node_id"))
+
+
+@dataclass
+class _Outcome:
+    node: NodePlan
+    run: _Run
+    output: Any = None
+    error: ExecutionError | None = None
+
+
+class ExecutionRunner:
+    """Runs one execution (one message). Not shared between threads."""
+
+    def __init__(
+        self, execution_id: str, *, bus: EventBus, store: SecretStore, schedule: Scheduler
+    ) -> None:
+        self.execution_id = execution_id
+        self.bus = bus
+        self.store = store
+        self.schedule = schedule
+        self.runs: dict[str, _Run] = {}
+        self.outputs: dict[str, Any] = {}
+        self.pending: dict[str, _Run] = {}
+        self.pending_logs: list[dict[str, Any]] = []
+        self.redactor = Redactor()
+        self.trigger: dict[str, Any] = {}
+        self.secrets: dict[str, str] = {}
+        self.env: dict[str, str] = {}
+        self.started = utcnow()
+        self.last_heartbeat: datetime | None = None  # before this runner claimed it
+        self._last_cancel_check = time.monotonic()  # the status was read when it began
+
+    # --- the loop ---------------------------------------------------------------------
+
+    async def run(self) -> None:
+        plan = self._begin()
+        if plan is None:
+            return
+        finished = {node_id for node_id, run in self.runs.items() if run.status in DONE}
+        skipped = {n for n, run in self.runs.items() if run.status is NodeRunStatus.SKIPPED}
+        while True:
+            ready = [
+                node_id
+                for node_id in plan.order
+                if node_id not in finished and plan.nodes[node_id].predecessors <= finished
+            ]
+            if not ready:
+                break
+            live = []
+            for node_id in ready:
+                node = plan.nodes[node_id]
+                if self._is_live(node, skipped):
+                    live.append(node)
+                else:
+                    self._skip(node)
+                    finished.add(node_id)
+                    skipped.add(node_id)
+            if not live:
+                continue
+            if (
+                self._in_flight_elsewhere(live)
+                or self._waiting_for_retry(live)
+                or self._cancelled(live)
+            ):
+                return
+            if len(live) == 1:  # the common case: no task to schedule
+                outcomes = [await self._attempt(live[0])]
+            else:
+                outcomes = await asyncio.gather(*(self._attempt(node) for node in live))
+            failed = [outcome for outcome in outcomes if outcome.error is not None]
+            for outcome in outcomes:
+                if outcome.error is None:
+                    finished.add(outcome.node.id)
+            if failed or any(outcome.node.spec.side_effects for outcome in outcomes):
+                self._flush()
+            if failed:
+                self._handle_failures(failed)
+                return
+        self._complete()
+
+    def _begin(self) -> ExecutionPlan | None:
+        """Claim the execution (status RUNNING) and load its plan, memo and secrets."""
+        with session_scope() as session:
+            connection = session.connection()
+            execution = connection.execute(_EXECUTION, {"id": self.execution_id}).first()
+            if execution is None or execution.status in TERMINAL:
+                return None
+            first_start = execution.status == S.PENDING
+            if not transition(session, self.execution_id, S.RUNNING):
+                return None
+            self.trigger = dict(execution.trigger_data)
+            self.started = execution.started_at
+            self.last_heartbeat = execution.heartbeat_at
+            try:
+                plan = load_plan(session, execution.workflow_id, execution.workflow_version)
+            except PlanNotFound as error:
+                transition(session, self.execution_id, S.FAILED, error=str(error))
+                self._publish(UpdateType.FAILED, data={"error": str(error)})
+                return None
+            rows = connection.execute(_NODE_RUNS, {"id": self.execution_id})
+            self.runs = {row.node_id: _Run.of(row) for row in rows}
+            self.outputs = {
+                node_id: run.output
+                for node_id, run in self.runs.items()
+                if run.status is NodeRunStatus.SUCCEEDED
+            }
+            try:
+                self.secrets = self._fetch_secrets(session, execution.user_id, plan.secret_arns)
+            except SecretStoreError as error:
+                message = f"credentials could not be read: {type(error).__name__}"
+                transition(session, self.execution_id, S.FAILED, error=message)
+                self._publish(UpdateType.FAILED, data={"error": message})
+                return None
+        self.env = get_settings().template_env()
+        if first_start:
+            self._publish(UpdateType.STARTED)
+        return plan
+
+    def _fetch_secrets(self, session: Session, user_id: str, arns: Iterable[str]) -> dict[str, str]:
+        """Values of the credentials the plan names, only those owned by the user."""
+        wanted = list(arns)
+        if not wanted:
+            return {}
+        references = session.exec(
+            select(SecretReference).where(
+                SecretReference.user_id == user_id, col(SecretReference.arn).in_(wanted)
+            )
+        ).all()
+        values = {ref.arn: self.store.get_secret_value(ref.arn) for ref in references}
+        for value in values.values():
+            self.redactor.register(value)
+            REDACTOR.register(value)
+        return values
+
+    # --- one node ---------------------------------------------------------------------
+
+    def _is_live(self, node: NodePlan, skipped: set[str]) -> bool:
+        """Does some incoming edge carry the run here? (A condition's edge does only
+        when its handle is the branch the condition chose.)"""
+        if not node.incoming:
+            return True
+        for edge in node.incoming:
+            if edge.source in skipped:
+                continue
+            output = self.outputs.get(edge.source)
+            branch = output.get("branch") if isinstance(output, dict) else None
+            if edge.source_handle is None or branch is None or edge.source_handle == branch:
+                return True
+        return False
+
+    def _skip(self, node: NodePlan) -> None:
+        run = self._run_row(node.id)
+        run.status = NodeRunStatus.SKIPPED
+        self.pending[node.id] = run
+        self._publish(UpdateType.NODE_SKIPPED, node.id)
+
+    def _in_flight_elsewhere(self, nodes: list[NodePlan]) -> bool:
+        """A duplicate message while another worker still runs a side-effecting node of
+        this execution (its heartbeat is fresh): look again later instead of calling
+        the same HTTP endpoint or model twice. After a crash the heartbeat goes stale
+        and the node is tried again (at most one extra attempt)."""
+        if self.last_heartbeat is None:
+            return False
+        if (utcnow() - self.last_heartbeat).total_seconds() >= STALE_AFTER_S:
+            return False
+        for node in nodes:
+            run = self.runs.get(node.id)
+            if node.spec.side_effects and run is not None and run.status is NodeRunStatus.RUNNING:
+                self.schedule(self.execution_id, int(STALE_AFTER_S * 1000))
+                return True
+        return False
+
+    def _waiting_for_retry(self, nodes: list[NodePlan]) -> bool:
+        """A redelivered message that came before a node's retry time: wait again."""
+        now = utcnow()
+        for node in nodes:
+            run = self.runs.get(node.id)
+            retry_at = (run.error or {}).get("retryAt") if run is not None else None
+            if run is not None and run.status is NodeRunStatus.RETRYING and retry_at:
+                remaining = (datetime.fromisoformat(retry_at) - now).total_seconds()
+                if remaining > 0:
+                    self._flush(S.RETRYING)
+                    self.schedule(self.execution_id, int(remaining * 1000) + 1)
+                    return True
+        return False
+
+    def _cancelled(self, nodes: list[NodePlan]) -> bool:
+        side_effects = any(node.spec.side_effects for node in nodes)
+        now = time.monotonic()
+        if not side_effects and now - self._last_cancel_check < CANCEL_CHECK_S:
+            return False
+        self._last_cancel_check = now
+        with session_scope() as session:
+            status = session.execute(
+                sa.select(col(Execution.status)).where(col(Execution.id) == self.execution_id)
+            ).scalar_one_or_none()
+        if status is None or status in TERMINAL:
+            self._flush()
+            return True
+        return False
+
+    async def _attempt(self, node: NodePlan) -> _Outcome:
+        run = self._run_row(node.id)
+        run.attempt += 1
+        run.status = NodeRunStatus.RUNNING
+        run.started_at = utcnow()
+        run.error = None
+        if node.spec.side_effects:
+            self.pending[node.id] = run
+            self._flush()  # the attempt is on record before the side effect happens
+        self._publish(UpdateType.NODE_STARTED, node.id, {"attempt": run.attempt})
+        context = NodeContext(
+            execution_id=self.execution_id,
+            node_id=node.id,
+            trigger=self.trigger,
+            nodes=self.outputs,
+            env=self.env,
+            secrets=self.secrets,
+            on_token=self._token_sink(node.id),
+        )
+        outcome = _Outcome(node=node, run=run)
+        began = time.perf_counter()
+        try:
+            config = prepare_config(node.spec, node.config, context)
+            run.input = self.redactor.redact(config.model_dump(mode="json", by_alias=True))
+            work: Awaitable[NodeOutputModel] = node.spec.execute(config, context)
+            if node.spec.side_effects:
+                work = self._with_heartbeat(work)
+            result = await asyncio.wait_for(work, NODE_TIMEOUT_S)
+            outcome.output = self.redactor.redact(result.model_dump(mode="json", by_alias=True))
+        except ExecutionError as error:
+            outcome.error = error
+        except TimeoutError:
+            outcome.error = ExecutionError(
+                f"node {node.label!r} took longer than {NODE_TIMEOUT_S:g} s",
+                code="NODE_TIMEOUT",
+                retryable=True,
+            )
+        except Exception as error:  # a bug in an executor must not kill the worker
+            log.exception("node %s of execution %s crashed", node.id, self.execution_id)
+            outcome.error = ExecutionError(
+                f"node {node.label!r} crashed: {type(error).__name__}", code="NODE_CRASHED"
+            )
+        run.finished_at = utcnow()
+        run.duration = round((time.perf_counter() - began) * 1000)
+        if outcome.error is None:
+            run.status, run.output = NodeRunStatus.SUCCEEDED, outcome.output
+            self.outputs[node.id] = outcome.output
+            self.pending[node.id] = run
+            self._log(node.id, LogLevel.INFO, f"{node.label} succeeded in {run.duration} ms")
+            self._publish(
+                UpdateType.NODE_COMPLETED,
+                node.id,
+                {"output": outcome.output, "duration": run.duration, "attempt": run.attempt},
+            )
+        return outcome
+
+    async def _with_heartbeat(self, work: Awaitable[T]) -> T:
+        """``work``, with a heartbeat every :data:`HEARTBEAT_S` while it runs."""
+        task = asyncio.ensure_future(work)
+        try:
+            while True:
+                done, _ = await asyncio.wait({task}, timeout=HEARTBEAT_S)
+                if done:
+                    return task.result()
+                await asyncio.to_thread(self._beat)
+        finally:
+            task.cancel()  # a no-op when it finished; stops it on timeout or cancellation
+
+    def _beat(self) -> None:
+        with session_scope() as session:
+            session.connection().execute(
+                _HEARTBEAT, {"execution_id": self.execution_id, "now": utcnow()}
+            )
+
+    def _token_sink(self, node_id: str) -> Callable[[str], Any]:
+        async def forward(text: str) -> None:
+            self._publish(UpdateType.TOKEN, node_id, self.redactor.redact_text(text))
+
+        return forward
+
+    def _handle_failures(self, failed: list[_Outcome]) -> None:
+        """Retry what may be retried (a delayed message), else fail the execution."""
+        waits = []
+        final: _Outcome | None = None
+        for outcome in failed:
+            error, run, node = outcome.error, outcome.run, outcome.node
+            assert error is not None
+            message = self.redactor.redact_text(error.message)
+            details = {**error.to_dict(), "message": message}
+            if retry.should_retry(node.retry_policy, run.attempt, error.retryable):
+                assert node.retry_policy is not None
+                delay = retry.delay_ms(node.retry_policy, run.attempt, error.retry_after)
+                retry_at = utcnow() + timedelta(milliseconds=delay)
+                run.status, run.error = (
+                    NodeRunStatus.RETRYING,
+                    {
+                        **details,
+                        "retryAt": retry_at.isoformat(),
+                    },
+                )
+                waits.append(delay)
+                self._log(node.id, LogLevel.WARN, f"{node.label} failed, retrying: {message}")
+                self._publish(
+                    UpdateType.RETRYING,
+                    node.id,
+                    {"error": details, "attempt": run.attempt, "delayMs": delay},
+                )
+            else:
+                run.status, run.error = NodeRunStatus.FAILED, details
+                final = final or outcome
+                self._log(node.id, LogLevel.ERROR, f"{node.label} failed: {message}")
+                self._publish(UpdateType.NODE_FAILED, node.id, {"error": details})
+            self.pending[node.id] = run
+        if final is not None:
+            assert final.error is not None
+            message = self.redactor.redact_text(final.error.message)
+            reason = f"node {final.node.label!r} failed: {message}"
+            if self._flush(S.FAILED, error=reason, **self._summary()):
+                self._publish(UpdateType.FAILED, data={"error": reason})
+        elif self._flush(S.RETRYING):
+            self.schedule(self.execution_id, min(waits))
+
+    def _complete(self) -> None:
+        summary = self._summary()
+        if self._flush(S.COMPLETED, error=None, **summary):
+            self._publish(UpdateType.COMPLETED, data={"duration": summary["duration"]})
+
+    # --- storage and events -----------------------------------------------------------
+
+    def _run_row(self, node_id: str) -> _Run:
+        run = self.runs.get(node_id)
+        if run is None:
+            run = self.runs[node_id] = _Run(node_id=node_id, status=NodeRunStatus.PENDING)
+        return run
+
+    def _log(self, node_id: str, level: LogLevel, message: str) -> None:
+        self.pending_logs.append(
+            {
+                "id": new_id(),
+                "execution_id": self.execution_id,
+                "node_id": node_id,
+                "level": level,
+                "message": self.redactor.redact_text(message),
+                "data": None,
+                "timestamp": utcnow(),
+            }
+        )
+
+    def _flush(self, target: ExecutionStatus | None = None, **values: Any) -> bool:
+        """Write the pending node runs and log lines, and a heartbeat or the status
+        change to ``target`` (with ``values``), in one transaction. Returns whether the
+        status change happened (True when there was none to make)."""
+        if not self.pending and not self.pending_logs and target is None:
+            return True
+        runs, self.pending = list(self.pending.values()), {}
+        logs, self.pending_logs = self.pending_logs, []
+        with session_scope() as session:
+            connection = session.connection()  # core statements: no ORM bookkeeping
+            if runs:
+                connection.execute(
+                    _upsert_statement(session), [run.values(self.execution_id) for run in runs]
+                )
+            if logs:
+                connection.execute(_LOG_INSERT, logs)
+            if target is not None:
+                return transition(session, self.execution_id, target, **values)
+            connection.execute(_HEARTBEAT, {"execution_id": self.execution_id, "now": utcnow()})
+        return True
+
+    def _summary(self) -> dict[str, Any]:
+        return {
+            "duration": round((utcnow() - self.started).total_seconds() * 1000),
+            "node_results": {node_id: run.status.value for node_id, run in self.runs.items()},
+        }
+
+    def _publish(self, kind: UpdateType, node_id: str | None = None, data: Any = None) -> None:
+        self.bus.publish(
+            ExecutionUpdate(execution_id=self.execution_id, type=kind, node_id=node_id, data=data)
+        )
+
+
+_LOG_INSERT = sa.insert(ExecutionLog.__table__)  # type: ignore[attr-defined]
+_EXECUTION_COLUMNS = (
+    "status",
+    "trigger_data",
+    "started_at",
+    "heartbeat_at",
+    "workflow_id",
+    "workflow_version",
+    "user_id",
+)
+_EXECUTION = sa.select(*(getattr(Execution, name) for name in _EXECUTION_COLUMNS)).where(
+    col(Execution.id) == sa.bindparam("id")
+)
+_NODE_RUNS = sa.select(*(getattr(NodeRun, name) for name in _RUN_FIELDS)).where(
+    col(NodeRun.execution_id) == sa.bindparam("id")
+)
+_HEARTBEAT = (
+    sa.update(Execution)
+    .where(col(Execution.id) == sa.bindparam("execution_id"))
+    .values(heartbeat_at=sa.bindparam("now"))
+)
+_UPSERTS: dict[str, Any] = {}
+
+
+def _upsert_statement(session: Session) -> Any:
+    """INSERT ... ON CONFLICT (execution_id, node_id) DO UPDATE, on SQLite or PostgreSQL
+    (built once per dialect: building it costs more than running it)."""
+    dialect = session.get_bind().dialect.name
+    statement = _UPSERTS.get(dialect)
+    if statement is None:
+        table = NodeRun.__table__  # type: ignore[attr-defined]
+        insert = (sqlite_insert if dialect == "sqlite" else postgresql_insert)(table)
+        statement = _UPSERTS[dialect] = insert.on_conflict_do_update(
+            index_elements=["execution_id", "node_id"],
+            set_={name: insert.excluded[name] for name in _UPSERT_COLUMNS},
+        )
+    return statement

@@ -1,0 +1,66 @@
+"""Execution statuses and the one table of allowed transitions.
+
+Every status change is a compare-and-set in the database (``UPDATE ... WHERE status IN
+(allowed sources)``), so two workers, or a worker and a person pressing Cancel, cannot
+both win, and a terminal status is never overwritten.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlmodel import Session
+
+from workfuse.db_types import utcnow
+from workfuse.models import Execution, ExecutionStatus
+
+S = ExecutionStatus
+
+#: target status -> the statuses it may be reached from.
+TRANSITIONS: dict[ExecutionStatus, frozenset[ExecutionStatus]] = {
+    S.RUNNING: frozenset({S.PENDING, S.RETRYING, S.RUNNING}),  # RUNNING: a redelivery resumes
+    S.RETRYING: frozenset({S.RUNNING}),
+    S.COMPLETED: frozenset({S.RUNNING}),
+    S.FAILED: frozenset({S.PENDING, S.RUNNING, S.RETRYING}),
+    S.CANCELLED: frozenset({S.PENDING, S.RUNNING, S.RETRYING}),
+}
+TERMINAL = frozenset({S.COMPLETED, S.FAILED, S.CANCELLED})
+
+
+def transition(
+    session: Session,
+    execution_id: str,
+    target: ExecutionStatus,
+    **values: object,
+) -> bool:
+    """Move the execution to ``target`` if its current status allows it; set ``values``
+    (other columns) in the same statement. False when it did not (changed elsewhere)."""
+    now = utcnow()
+    if target in TERMINAL:
+        values.setdefault("completed_at", now)
+    statement = _statement(target, frozenset(values))
+    # On the connection, not the ORM session: an ORM-enabled UPDATE would also sync
+    # the session's objects, which costs more than the statement.
+    parameters = {"_execution_id": execution_id, "_now": now, **values}
+    return bool(session.connection().execute(statement, parameters).rowcount)
+
+
+_statements: dict[tuple[ExecutionStatus, frozenset[str]], sa.Update] = {}
+
+
+def _statement(target: ExecutionStatus, columns: frozenset[str]) -> sa.Update:
+    """The compare-and-set UPDATE for ``target`` setting ``columns`` (built once)."""
+    key = (target, columns)
+    statement = _statements.get(key)
+    if statement is None:
+        table = Execution.__table__  # type: ignore[attr-defined]
+        statement = _statements[key] = (
+            sa.update(table)
+            .where(table.c.id == sa.bindparam("_execution_id"))
+            .where(table.c.status.in_([status.value for status in TRANSITIONS[target]]))
+            .values(
+                status=target,
+                heartbeat_at=sa.bindparam("_now"),
+                **{column: sa.bindparam(column) for column in columns},
+            )
+        )
+    return statement

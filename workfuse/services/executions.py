@@ -1,0 +1,239 @@
+"""Executions: start, read, list, cancel and retry (the seed's ``executions.*``).
+
+``start_execution`` stores the execution (PENDING, the trigger payload, the pinned
+workflow version) and commits *before* it sends the message, so a broker that is down
+loses nothing: the execution waits for the reconciler. Reads and changes take the
+acting user; another user's execution is :class:`NotFound`.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from workfuse.engine import broker
+from workfuse.engine.events import ExecutionUpdate, UpdateType, get_event_bus
+from workfuse.engine.state import TERMINAL, transition
+from workfuse.models import (
+    Execution,
+    ExecutionLog,
+    ExecutionStatus,
+    NodeRun,
+    NodeRunStatus,
+    User,
+    Workflow,
+)
+from workfuse.services.errors import Conflict, InvalidInput, NotFound
+from workfuse.services.workflows import ensure_runnable, get_workflow
+
+log = logging.getLogger(__name__)
+
+MAX_PAGE_SIZE = 200
+DEFAULT_PAGE_SIZE = 50
+
+
+@dataclass(frozen=True)
+class ExecutionPage:
+    items: list[Execution]
+    next_cursor: str | None
+
+
+def start_execution(
+    *,
+    session: Session,
+    workflow: Workflow,
+    trigger: dict[str, Any],
+    idempotency_key: str | None = None,
+    retry_of: Execution | None = None,
+) -> Execution:
+    """Store a PENDING execution of ``workflow`` (which must be valid), commit, enqueue.
+
+    With ``idempotency_key``, a second call with the same key for the same workflow
+    returns the first execution and starts nothing. Commits ``session``.
+    """
+    ensure_runnable(workflow)
+    if idempotency_key is not None:
+        existing = _by_idempotency_key(session, workflow.id, idempotency_key)
+        if existing is not None:
+            return existing
+    execution = Execution(
+        status=ExecutionStatus.PENDING,
+        trigger_data=trigger,
+        workflow_version=workflow.version,
+        workflow_id=workflow.id,
+        user_id=workflow.user_id,
+        idempotency_key=idempotency_key,
+        retry_of_id=retry_of.id if retry_of is not None else None,
+    )
+    session.add(execution)
+    try:
+        session.commit()
+    except IntegrityError:  # the same key, at the same moment
+        session.rollback()
+        existing = _by_idempotency_key(session, workflow.id, idempotency_key or "")
+        if existing is None:
+            raise
+        return existing
+    send(execution.id)
+    return execution
+
+
+def send(execution_id: str) -> bool:
+    """Enqueue; False (logged) if the broker refused: the reconciler retries later."""
+    try:
+        broker.enqueue(execution_id)
+    except Exception as error:  # any broker failure: the execution is stored anyway
+        log.warning("execution %s stored but not enqueued (%s)", execution_id, error)
+        return False
+    return True
+
+
+def _by_idempotency_key(session: Session, workflow_id: str, key: str) -> Execution | None:
+    return session.exec(
+        select(Execution).where(
+            Execution.workflow_id == workflow_id, Execution.idempotency_key == key
+        )
+    ).first()
+
+
+def run_workflow(
+    *, session: Session, user: User, workflow_id: str, payload: Any = None
+) -> Execution:
+    """ "Run now": a manual run of the user's workflow with a test payload."""
+    workflow = get_workflow(session=session, user=user, workflow_id=workflow_id)
+    trigger = {"source": "manual", "data": payload if payload is not None else {}, "headers": {}}
+    return start_execution(session=session, workflow=workflow, trigger=trigger)
+
+
+def get_execution(*, session: Session, user: User, execution_id: str) -> Execution:
+    execution = session.get(Execution, execution_id)
+    if execution is None or execution.user_id != user.id:
+        raise NotFound(f"execution {execution_id} not found")
+    return execution
+
+
+def node_runs(*, session: Session, execution: Execution) -> list[NodeRun]:
+    query = select(NodeRun).where(NodeRun.execution_id == execution.id)
+    return list(session.exec(query.order_by(col(NodeRun.started_at), col(NodeRun.node_id))))
+
+
+def execution_logs(*, session: Session, execution: Execution) -> list[ExecutionLog]:
+    query = select(ExecutionLog).where(ExecutionLog.execution_id == execution.id)
+    return list(session.exec(query.order_by(col(ExecutionLog.timestamp), col(ExecutionLog.id))))
+
+
+def list_executions(
+    *,
+    session: Session,
+    user: User,
+    workflow_id: str | None = None,
+    status: ExecutionStatus | None = None,
+    started_after: datetime | None = None,
+    started_before: datetime | None = None,
+    limit: int = DEFAULT_PAGE_SIZE,
+    cursor: str | None = None,
+) -> ExecutionPage:
+    """Newest first, keyset-paginated: pass ``next_cursor`` back for the next page."""
+    query = select(Execution).where(Execution.user_id == user.id)
+    if workflow_id is not None:
+        query = query.where(Execution.workflow_id == workflow_id)
+    if status is not None:
+        query = query.where(Execution.status == status)
+    if started_after is not None:
+        query = query.where(col(Execution.started_at) >= started_after)
+    if started_before is not None:
+        query = query.where(col(Execution.started_at) < started_before)
+    if cursor:
+        started, last_id = _decode_cursor(cursor)
+        query = query.where(
+            (col(Execution.started_at) < started)
+            | ((col(Execution.started_at) == started) & (col(Execution.id) < last_id))
+        )
+    limit = max(1, min(limit, MAX_PAGE_SIZE))
+    rows = list(
+        session.exec(
+            query.order_by(col(Execution.started_at).desc(), col(Execution.id).desc()).limit(
+                limit + 1
+            )
+        )
+    )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    next_cursor = _encode_cursor(rows[-1]) if more and rows else None
+    return ExecutionPage(items=rows, next_cursor=next_cursor)
+
+
+def _encode_cursor(execution: Execution) -> str:
+    raw = json.dumps([execution.started_at.isoformat(), execution.id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        started, last_id = json.loads(raw)
+        return datetime.fromisoformat(started), str(last_id)
+    except (ValueError, TypeError) as error:
+        raise InvalidInput("the cursor is not valid; use the one a page returned") from error
+
+
+def cancel_execution(*, session: Session, user: User, execution_id: str) -> Execution:
+    """Stop before the next node; a pending retry will not run. Finished: Conflict."""
+    execution = get_execution(session=session, user=user, execution_id=execution_id)
+    if not transition(session, execution.id, ExecutionStatus.CANCELLED):
+        session.refresh(execution)
+        raise Conflict(f"execution {execution_id} has already ended ({execution.status})")
+    session.commit()
+    session.refresh(execution)
+    get_event_bus().publish(ExecutionUpdate(execution_id=execution.id, type=UpdateType.CANCELLED))
+    return execution
+
+
+def retry_execution(
+    *, session: Session, user: User, execution_id: str, from_failed_node: bool = False
+) -> Execution:
+    """A new execution of the same pinned version and trigger payload, linked to the old.
+
+    ``from_failed_node``: copy the nodes that succeeded or were skipped, so only the
+    failed node and what follows run again.
+    """
+    old = get_execution(session=session, user=user, execution_id=execution_id)
+    if old.status not in TERMINAL:
+        raise Conflict(f"execution {execution_id} is still {old.status}; cancel it first")
+    get_workflow(session=session, user=user, workflow_id=old.workflow_id)  # still there, theirs
+    new = Execution(
+        status=ExecutionStatus.PENDING,
+        trigger_data=old.trigger_data,
+        workflow_version=old.workflow_version,
+        workflow_id=old.workflow_id,
+        user_id=old.user_id,
+        retry_of_id=old.id,
+    )
+    session.add(new)
+    session.flush()
+    if from_failed_node:
+        for run in node_runs(session=session, execution=old):
+            if run.status in (NodeRunStatus.SUCCEEDED, NodeRunStatus.SKIPPED):
+                session.add(
+                    NodeRun(
+                        execution_id=new.id,
+                        node_id=run.node_id,
+                        status=run.status,
+                        attempt=run.attempt,
+                        input=run.input,
+                        output=run.output,
+                        started_at=run.started_at,
+                        finished_at=run.finished_at,
+                        duration=run.duration,
+                    )
+                )
+    session.commit()
+    send(new.id)
+    return new

@@ -1,0 +1,407 @@
+"""Webhook calls: ``/hooks/{token}`` becomes a stored, enqueued execution.
+
+:func:`receive_webhook` looks up the active workflow by its token, applies the
+trigger's options (accepted methods, HMAC signature, idempotency header), turns the
+request into the trigger payload and starts an execution (stored and committed before
+it is enqueued, so a broker outage loses nothing). :func:`wait_for_result` is the
+synchronous mode: it waits for the execution to end and reads the output of the last
+node that succeeded.
+
+The trigger payload that templates see as ``trigger``::
+
+    {"source": "webhook", "method": "POST", "data": <body>, "headers": {...},
+     "query": {...}}
+
+- ``data``: a JSON body parsed; a form body (``application/x-www-form-urlencoded``)
+  as an object; ``text/*`` as a string; anything else as
+  ``{"contentType": ..., "base64": ...}``; no body at all as ``null``.
+- ``headers``: lowercase names; a repeated header joined with ``", "``. Left out:
+  ``Authorization``, ``Cookie``, ``Proxy-Authorization``, the signature header and
+  every header whose name contains ``token``, ``secret``, ``key``, ``signature``,
+  ``auth``, ``password`` or ``credential``.
+- ``query`` (and form fields): a repeated name becomes a list of its values.
+
+Limits: the signing key is read from the secret store on every signed call (no cache,
+so a rotated key applies at once; with AWS Secrets Manager that is a network round
+trip). One signature per header (schemes that send several, such as Stripe's
+``t=...,v1=...``, are not understood).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hmac
+import json
+import logging
+import re
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+from urllib.parse import parse_qsl
+
+import anyio.to_thread
+from sqlmodel import Session, select
+
+from workfuse.caching import BoundedCache
+from workfuse.db import session_scope
+from workfuse.engine.plan import load_plan
+from workfuse.engine.state import TERMINAL
+from workfuse.logs import REDACTOR
+from workfuse.models import Execution, ExecutionStatus, NodeRunStatus, SecretReference, Workflow
+from workfuse.nodes.trigger import TriggerNodeConfig, WebhookHmac
+from workfuse.secrets import process_secret_store
+from workfuse.services.errors import BadRequest, MethodNotAllowed, NotFound, Unauthorized
+from workfuse.services.executions import node_runs, start_execution
+from workfuse.services.secrets import get_secret_value_for_run
+
+log = logging.getLogger(__name__)
+
+SYNC_POLL_S = 0.02  #: seconds between two looks at a synchronous call's execution
+MAX_TOKEN_LENGTH = 64  #: characters; a longer token cannot exist
+MAX_IDEMPOTENCY_KEY = 200  #: characters (the column's size)
+MAX_CACHED_CONFIGS = 4096
+HIDDEN_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
+HIDDEN_HEADER_WORDS = ("token", "secret", "key", "signature", "auth", "password", "credential")
+
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")  # NUL and lone surrogates
+_UNIX_SECONDS = re.compile(r"[0-9]{1,12}", re.ASCII)
+_V = TypeVar("_V")
+
+
+@dataclass(frozen=True)
+class WebhookResult:
+    """An accepted call: the execution's id and, once it has ended, status and output.
+
+    ``wait_seconds`` is the trigger's synchronous mode (None: answer at once).
+    """
+
+    execution_id: str
+    status: ExecutionStatus
+    output: Any = None
+    wait_seconds: int | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.status in TERMINAL
+
+
+# --- the call -----------------------------------------------------------------------
+
+
+def receive_webhook(
+    *,
+    session: Session,
+    token: str,
+    method: str,
+    headers: Iterable[tuple[str, str]],
+    query: Iterable[tuple[str, str]],
+    body: bytes,
+    content_type: str | None,
+) -> WebhookResult:
+    """Check the call against the workflow's trigger and start an execution; commits.
+
+    Raises :class:`NotFound` (unknown token or inactive workflow),
+    :class:`MethodNotAllowed`, :class:`Unauthorized` (signature missing, wrong or
+    stale) and :class:`BadRequest` (a body that is not what it claims to be). A
+    refused call stores nothing. A repeated idempotency key returns the first
+    execution and starts nothing.
+    """
+    workflow = _active_workflow(session, token)
+    config = trigger_config(workflow)
+    method = method.upper()
+    if method not in config.methods:
+        raise MethodNotAllowed(
+            f"this webhook accepts {', '.join(config.methods)}, not {method}",
+            list(config.methods),
+        )
+    header_map = _joined(headers)
+    if config.hmac is not None:
+        key = _signing_key(session, workflow, config.hmac)
+        verify_signature(config.hmac, key=key, headers=header_map, body=body, now=time.time())
+    idempotency_key = _idempotency_key(config, header_map)
+    payload = {
+        "source": "webhook",
+        "method": method,
+        "data": parse_body(body, content_type),
+        "headers": public_headers(header_map, config),
+        "query": _checked(_multi_dict(query), "the query string"),
+    }
+    execution = start_execution(
+        session=session, workflow=workflow, trigger=payload, idempotency_key=idempotency_key
+    )
+    return WebhookResult(
+        execution_id=execution.id,
+        status=execution.status,
+        wait_seconds=config.sync_timeout_seconds,
+    )
+
+
+def _active_workflow(session: Session, token: str) -> Workflow:
+    workflow = None
+    if token and len(token) <= MAX_TOKEN_LENGTH:
+        workflow = session.exec(select(Workflow).where(Workflow.webhook_token == token)).first()
+    if workflow is None or not workflow.is_active:
+        # The same answer for both, so a token cannot be probed for existence.
+        raise NotFound("no active workflow has this webhook URL")
+    return workflow
+
+
+_configs: BoundedCache[tuple[str, int], TriggerNodeConfig] = BoundedCache(MAX_CACHED_CONFIGS)
+
+
+def trigger_config(workflow: Workflow) -> TriggerNodeConfig:
+    """The trigger node's config of this version of ``workflow`` (cached per version:
+    a saved version never changes)."""
+    key = (workflow.id, workflow.version)
+    config = _configs.get(key)
+    if config is not None:
+        return config
+    nodes = workflow.graph.get("nodes") or []
+    trigger = next((node for node in nodes if node.get("type") == "trigger"), None)
+    raw = ((trigger or {}).get("data") or {}).get("config") or {}
+    config = TriggerNodeConfig.model_validate(raw)
+    return _configs.put(key, config)
+
+
+# --- signature ----------------------------------------------------------------------
+
+
+def _signing_key(session: Session, workflow: Workflow, config: WebhookHmac) -> str:
+    """The value of the credential ``config.secretArn``, if the workflow's owner has it."""
+    reference = session.exec(
+        select(SecretReference).where(
+            SecretReference.user_id == workflow.user_id, SecretReference.arn == config.secret_arn
+        )
+    ).first()
+    missing = Unauthorized(
+        "the signature cannot be checked: the workflow's signing credential is missing"
+    )
+    if reference is None:
+        log.warning("workflow %s: its webhook signing credential does not exist", workflow.id)
+        raise missing
+    try:
+        return get_secret_value_for_run(
+            session=session,
+            store=process_secret_store(),
+            user_id=workflow.user_id,
+            secret_id=reference.id,
+            redactor=REDACTOR,
+        )
+    except NotFound:
+        log.warning("workflow %s: its webhook signing credential has no value", workflow.id)
+        raise missing from None
+
+
+def verify_signature(
+    config: WebhookHmac, *, key: str, headers: Mapping[str, str], body: bytes, now: float
+) -> None:
+    """Refuse (:class:`Unauthorized`) unless ``headers`` carry a valid, fresh signature.
+
+    ``headers`` has lowercase names. The expected value is the lowercase hex HMAC of
+    the body (``<timestamp>.<body>`` with a timestamp header), keyed with ``key`` as
+    UTF-8; an ``<algorithm>=`` prefix is allowed. No message quotes the key or the
+    expected signature.
+    """
+    sent = headers.get(config.header.lower(), "").strip()
+    if not sent:
+        raise Unauthorized(f"this webhook needs a signature in the {config.header} header")
+    message = body
+    if config.timestamp_header is not None:
+        stamp = headers.get(config.timestamp_header.lower(), "").strip()
+        if not stamp:
+            raise Unauthorized(
+                f"this webhook needs the signing time in the {config.timestamp_header} header"
+            )
+        if not _UNIX_SECONDS.fullmatch(stamp):
+            raise Unauthorized(
+                f"the {config.timestamp_header} header must be a Unix time in whole seconds"
+            )
+        if abs(now - int(stamp)) > config.tolerance_seconds:
+            raise Unauthorized(
+                f"the signing time is more than {config.tolerance_seconds} seconds away from "
+                "the server's clock; sign the call again"
+            )
+        message = stamp.encode("ascii") + b"." + body
+    prefix = f"{config.algorithm}="
+    if sent[: len(prefix)].lower() == prefix:
+        sent = sent[len(prefix) :]
+    expected = hmac.new(key.encode("utf-8"), message, config.algorithm).hexdigest()
+    if not hmac.compare_digest(expected.encode("ascii"), sent.lower().encode("utf-8")):
+        raise Unauthorized(
+            f"the signature in the {config.header} header does not match the body "
+            f"(expected the hex HMAC-{config.algorithm.upper()} of "
+            f"{'<timestamp>.<body>' if config.timestamp_header else 'the raw body'})"
+        )
+
+
+def sign(key: str, body: bytes, *, algorithm: str = "sha256", timestamp: str | None = None) -> str:
+    """The signature a caller sends (``<algorithm>=<hex>``): for tests and examples."""
+    message = body if timestamp is None else timestamp.encode("ascii") + b"." + body
+    return f"{algorithm}=" + hmac.new(key.encode("utf-8"), message, algorithm).hexdigest()
+
+
+# --- payload ------------------------------------------------------------------------
+
+
+def parse_body(body: bytes, content_type: str | None) -> Any:
+    """The body as the trigger's ``data`` (see the module docstring)."""
+    if not body:
+        return None
+    media, params = _media_type(content_type)
+    if media == "application/json" or media.endswith("+json"):
+        try:
+            data = json.loads(body, parse_constant=_no_constant, parse_float=_finite_float)
+        except (ValueError, UnicodeDecodeError) as error:
+            raise BadRequest(f"the body is not valid JSON: {error}") from None
+        # NUL and lone surrogates can come only from escapes or non-ASCII bytes.
+        return data if body.isascii() and b"\\u" not in body else _checked(data, "the body")
+    if media == "application/x-www-form-urlencoded":
+        try:
+            text = body.decode(params.get("charset", "utf-8"))
+        except (LookupError, UnicodeDecodeError):
+            raise BadRequest("the form body is not text in its declared charset") from None
+        return _checked(_multi_dict(parse_qsl(text, keep_blank_values=True)), "the form body")
+    if media.startswith("text/"):
+        decoded: str | None
+        try:
+            decoded = body.decode(params.get("charset", "utf-8"))
+        except (LookupError, UnicodeDecodeError):
+            decoded = None  # not text after all: kept as bytes below
+        if decoded is not None and not _UNSTORABLE.search(decoded):
+            return decoded
+    return {
+        "contentType": content_type or "application/octet-stream",
+        "base64": base64.b64encode(body).decode("ascii"),
+    }
+
+
+def public_headers(headers: Mapping[str, str], config: TriggerNodeConfig) -> dict[str, str]:
+    """``headers`` without credentials: what the workflow (and its stored run) keeps."""
+    hidden = HIDDEN_HEADERS
+    if config.hmac is not None:
+        hidden = hidden | {config.hmac.header.lower()}
+    kept = {
+        name: value
+        for name, value in headers.items()
+        if name not in hidden and not any(word in name for word in HIDDEN_HEADER_WORDS)
+    }
+    return _checked(kept, "a header")
+
+
+def _idempotency_key(config: TriggerNodeConfig, headers: Mapping[str, str]) -> str | None:
+    if config.idempotency_header is None:
+        return None
+    key = headers.get(config.idempotency_header.lower(), "").strip()
+    if len(key) > MAX_IDEMPOTENCY_KEY:
+        raise BadRequest(
+            f"the {config.idempotency_header} header is longer than {MAX_IDEMPOTENCY_KEY} "
+            "characters"
+        )
+    return _checked(key, f"the {config.idempotency_header} header") or None
+
+
+def _media_type(content_type: str | None) -> tuple[str, dict[str, str]]:
+    """``("application/json", {"charset": "utf-8"})`` from a Content-Type header."""
+    media, _, rest = (content_type or "").partition(";")
+    params = {}
+    for part in rest.split(";"):
+        name, _, value = part.partition("=")
+        if value:
+            params[name.strip().lower()] = value.strip().strip('"')
+    return media.strip().lower(), params
+
+
+def _joined(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """Lowercase names; a repeated header's values joined with ``", "`` (RFC 9110)."""
+    joined: dict[str, str] = {}
+    for name, value in pairs:
+        name = name.lower()
+        joined[name] = f"{joined[name]}, {value}" if name in joined else value
+    return joined
+
+
+def _multi_dict(pairs: Iterable[tuple[str, str]]) -> dict[str, Any]:
+    """One value per name as a string, a repeated name as the list of its values."""
+    result: dict[str, Any] = {}
+    for name, value in pairs:
+        if name not in result:
+            result[name] = value
+        elif isinstance(result[name], list):
+            result[name].append(value)
+        else:
+            result[name] = [result[name], value]
+    return result
+
+
+def _checked(value: _V, what: str) -> _V:
+    """Refuse text that PostgreSQL cannot store (NUL, lone surrogates), on both databases."""
+    stack: list[Any] = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if _UNSTORABLE.search(item):
+                raise BadRequest(f"{what} contains a NUL character or an unpaired surrogate")
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return value
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    number = float(text)
+    if number in (float("inf"), float("-inf")):
+        raise ValueError(f"the number {text[:40]} is too large")
+    return number
+
+
+# --- synchronous mode ---------------------------------------------------------------
+
+
+async def wait_for_result(*, execution_id: str, timeout_seconds: float) -> WebhookResult:
+    """Wait (polling the database every ``SYNC_POLL_S``) up to ``timeout_seconds`` for the
+    execution to end; its status and the output of the last node, in execution order,
+    that succeeded. Not finished in time: the last status seen (``finished`` False)."""
+    deadline = time.monotonic() + timeout_seconds
+    while True:
+        result = await anyio.to_thread.run_sync(_current_result, execution_id)
+        remaining = deadline - time.monotonic()
+        if result.finished or remaining <= 0:
+            return result
+        await asyncio.sleep(min(SYNC_POLL_S, remaining))
+
+
+def _current_result(execution_id: str) -> WebhookResult:
+    with session_scope() as session:
+        execution = session.get(Execution, execution_id)
+        if execution is None:  # deleted meanwhile, with its workflow
+            raise NotFound(f"execution {execution_id} no longer exists")
+        if execution.status not in TERMINAL:
+            return WebhookResult(execution_id=execution_id, status=execution.status)
+        return WebhookResult(
+            execution_id=execution_id,
+            status=execution.status,
+            output=_final_output(session, execution),
+        )
+
+
+def _final_output(session: Session, execution: Execution) -> Any:
+    runs = {
+        run.node_id: run
+        for run in node_runs(session=session, execution=execution)
+        if run.status == NodeRunStatus.SUCCEEDED
+    }
+    if not runs:
+        return None
+    order = load_plan(session, execution.workflow_id, execution.workflow_version).order
+    for node_id in reversed(order):
+        if node_id in runs:
+            return runs[node_id].output
+    return None
