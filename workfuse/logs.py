@@ -21,15 +21,26 @@ REDACTOR = Redactor()
 
 def configure_logging() -> None:
     """Give the root logger a handler (unless the host, e.g. pytest, set one up), set the
-    ``workfuse`` loggers to ``WORKFUSE_LOG_LEVEL`` and redact secrets on every handler.
+    ``workfuse`` loggers to ``WORKFUSE_LOG_LEVEL`` and redact secrets on every handler
+    (the credentials handled later, and the API keys set in the settings).
 
     Idempotent; call again after anything adds handlers.
     """
+    settings = get_settings()
+    for value in (
+        settings.openai_api_key,
+        settings.anthropic_api_key,
+        settings.gemini_api_key,
+        settings.aws_secret_access_key,
+        settings.encryption_key,
+    ):
+        if value is not None:
+            REDACTOR.register(value.get_secret_value())  # the operator's own secrets too
     root = logging.getLogger()
     if not root.handlers:
         handler = logging.StreamHandler()
         handler.setFormatter(logging.Formatter(LOG_FORMAT))
         root.addHandler(handler)
         root.setLevel(logging.WARNING)
-    logging.getLogger("workfuse").setLevel(get_settings().log_level.upper())
+    logging.getLogger("workfuse").setLevel(settings.log_level)
     install_log_redaction(REDACTOR)

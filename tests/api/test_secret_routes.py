@@ -105,3 +105,21 @@ def test_the_canary_value_is_nowhere_a_person_or_a_log_could_see_it(
             for row in connection.execute(sa.select(table)):
                 assert CANARY not in repr(tuple(row)), table.name
     assert REDACTOR.redact_text(f"x{CANARY}x") == "x[REDACTED]x"
+
+
+def test_api_keys_from_the_settings_are_redacted_from_logs(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Given: an operator's default OpenAI key in the settings
+    from workfuse.settings import get_settings
+
+    monkeypatch.setenv("WORKFUSE_OPENAI_API_KEY", "sk-operator-canary-123")
+    get_settings.cache_clear()
+
+    # When: logging is configured and something logs it by mistake
+    configure_logging()
+    with caplog.at_level(logging.INFO):
+        logging.getLogger("workfuse.test").info("calling with sk-operator-canary-123")
+
+    # Then: the line has it redacted
+    assert "sk-operator-canary-123" not in caplog.text

@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from workfuse import __version__
 from workfuse.api.errors import ErrorBody, install_error_handlers
 from workfuse.api.middleware import BodyLimitMiddleware, RequestLogMiddleware
-from workfuse.api.routes import auth, auth_forms, executions, secrets, webhooks, workflows
+from workfuse.api.routes import ai, auth, auth_forms, executions, secrets, webhooks, workflows
 from workfuse.db import get_engine
 
 #: Documented on every route: the shape of an error response.
@@ -61,4 +61,5 @@ def create_api() -> FastAPI:
     api.include_router(workflows.router)
     api.include_router(secrets.router)
     api.include_router(executions.router)
+    api.include_router(ai.router)
     return api

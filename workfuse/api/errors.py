@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
 from workfuse.graph import error_location
-from workfuse.services.errors import InvalidInput, RateLimited, ServiceError, WorkflowInvalid
+from workfuse.services.errors import InvalidInput, RateLimited, ServiceError
 
 log = logging.getLogger(__name__)
 
@@ -74,9 +74,8 @@ def _service_error(_request: Request, error: Exception) -> JSONResponse:
         details = [issue.model_dump(mode="json", by_alias=True) for issue in error.issues]
     if isinstance(error, RateLimited):
         headers = {"Retry-After": str(error.retry_after)}
-    code = "WORKFLOW_INVALID" if isinstance(error, WorkflowInvalid) else None
     return error_response(
-        error.status_code, str(error), code=code, details=details, headers=headers
+        error.status_code, str(error), code=error.code, details=details, headers=headers
     )
 
 

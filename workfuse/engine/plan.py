@@ -87,12 +87,7 @@ def build_plan(workflow_id: str, version: int, graph: WorkflowGraph) -> Executio
         )
         for node in graph.nodes
     }
-    arns = {
-        arn
-        for node in graph.nodes
-        for path in _SECRET_PATHS.get(node.type, ())
-        if isinstance(arn := _dig(node.data.config, path), str) and arn
-    }
+    arns = {arn for node in graph.nodes for arn in secret_arns(node.type, node.data.config)}
     return ExecutionPlan(
         workflow_id=workflow_id,
         version=version,
@@ -100,6 +95,15 @@ def build_plan(workflow_id: str, version: int, graph: WorkflowGraph) -> Executio
         nodes=nodes,
         secret_arns=frozenset(arns),
     )
+
+
+def secret_arns(node_type: str, config: dict[str, Any]) -> set[str]:
+    """The credential references (ARNs) a node's raw config names."""
+    return {
+        arn
+        for path in _SECRET_PATHS.get(node_type, ())
+        if isinstance(arn := _dig(config, path), str) and arn
+    }
 
 
 def _dig(config: Any, path: tuple[str, ...]) -> Any:

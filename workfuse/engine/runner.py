@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -30,7 +30,7 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col
 
 from workfuse.db import session_scope
 from workfuse.db_types import new_id, utcnow
@@ -46,13 +46,13 @@ from workfuse.models import (
     LogLevel,
     NodeRun,
     NodeRunStatus,
-    SecretReference,
 )
 from workfuse.nodes.base import NodeOutputModel
 from workfuse.nodes.execution import ExecutionError, NodeContext
 from workfuse.nodes.runner import prepare_config
 from workfuse.secrets import SecretStore, SecretStoreError
 from workfuse.secrets.redaction import Redactor
+from workfuse.services.secrets import values_for_run
 from workfuse.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -215,7 +215,13 @@ class ExecutionRunner:
                 if run.status is NodeRunStatus.SUCCEEDED
             }
             try:
-                self.secrets = self._fetch_secrets(session, execution.user_id, plan.secret_arns)
+                self.secrets = values_for_run(
+                    session=session,
+                    store=self.store,
+                    user_id=execution.user_id,
+                    arns=plan.secret_arns,
+                    redactors=(self.redactor, REDACTOR),
+                )
             except SecretStoreError as error:
                 message = f"credentials could not be read: {type(error).__name__}"
                 transition(session, self.execution_id, S.FAILED, error=message)
@@ -225,22 +231,6 @@ class ExecutionRunner:
         if first_start:
             self._publish(UpdateType.STARTED)
         return plan
-
-    def _fetch_secrets(self, session: Session, user_id: str, arns: Iterable[str]) -> dict[str, str]:
-        """Values of the credentials the plan names, only those owned by the user."""
-        wanted = list(arns)
-        if not wanted:
-            return {}
-        references = session.exec(
-            select(SecretReference).where(
-                SecretReference.user_id == user_id, col(SecretReference.arn).in_(wanted)
-            )
-        ).all()
-        values = {ref.arn: self.store.get_secret_value(ref.arn) for ref in references}
-        for value in values.values():
-            self.redactor.register(value)
-            REDACTOR.register(value)
-        return values
 
     # --- one node ---------------------------------------------------------------------
 

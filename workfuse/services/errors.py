@@ -8,9 +8,11 @@ from workfuse.graph import ValidationIssue
 
 
 class ServiceError(Exception):
-    """A refusal with a message a person understands."""
+    """A refusal with a message a person understands; ``code`` (if set) overrides the
+    API's code for the status."""
 
     status_code = 400
+    code: str | None = None
 
 
 class BadRequest(ServiceError):
@@ -75,6 +77,8 @@ class RateLimited(ServiceError):
 
 class WorkflowInvalid(InvalidInput):
     """The graph fails validation, so it may not be activated, imported or run."""
+
+    code = "WORKFLOW_INVALID"
 
 
 def reject_nul(value: Any, what: str) -> None:
