@@ -61,6 +61,7 @@ NODE_TIMEOUT_S = 600.0  #: seconds, the most one attempt of any node may take
 CANCEL_CHECK_S = 0.1  #: seconds between cancellation checks while pure nodes run
 HEARTBEAT_S = 10.0  #: seconds between heartbeats while a side-effecting node runs
 STALE_AFTER_S = 45.0  #: seconds without a heartbeat after which a runner counts as gone
+CHECKPOINT_S = 0.2  #: seconds the results of finished pure nodes may wait to be written
 
 S = ExecutionStatus
 T = TypeVar("T")
@@ -146,6 +147,20 @@ class ExecutionRunner:
         plan = self._begin()
         if plan is None:
             return
+        checkpoints = asyncio.ensure_future(self._checkpoint_periodically())
+        try:
+            await self._run(plan)
+        finally:
+            checkpoints.cancel()
+
+    async def _checkpoint_periodically(self) -> None:
+        """Write finished pure nodes at least every :data:`CHECKPOINT_S` while slow nodes
+        run, so someone reloading the page sees them done (fast runs never wait for this)."""
+        while True:
+            await asyncio.sleep(CHECKPOINT_S)
+            self._flush()
+
+    async def _run(self, plan: ExecutionPlan) -> None:
         finished = {node_id for node_id, run in self.runs.items() if run.status in DONE}
         skipped = {n for n, run in self.runs.items() if run.status is NodeRunStatus.SKIPPED}
         while True:

@@ -8,9 +8,12 @@ acting user; another user's execution is :class:`NotFound`.
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
 import json
 import logging
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -18,6 +21,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from workfuse.db import session_scope
 from workfuse.engine import broker
 from workfuse.engine.events import ExecutionUpdate, UpdateType, get_event_bus
 from workfuse.engine.state import TERMINAL, transition
@@ -237,3 +241,32 @@ def retry_execution(
     session.commit()
     send(new.id)
     return new
+
+
+@dataclass(frozen=True)
+class ExecutionSnapshot:
+    """An execution as stored at one moment: its row and its node runs by node id."""
+
+    execution: Execution
+    nodes: dict[str, NodeRun]
+
+
+@contextlib.asynccontextmanager
+async def follow_execution(
+    *, user: User, execution_id: str
+) -> AsyncIterator[tuple[ExecutionSnapshot, AsyncIterator[ExecutionUpdate]]]:
+    """``async with follow_execution(...) as (snapshot, updates):`` the stored state, then
+    every update published after it was read (subscribed first, so nothing falls in
+    between; an update may repeat what the snapshot shows). Stop iterating at a final
+    update (completed, failed, cancelled), or at once if the snapshot is terminal.
+    Another user's execution is :class:`NotFound`."""
+    async with get_event_bus().subscribe(execution_id) as updates:
+        snapshot = await asyncio.to_thread(_snapshot, user, execution_id)
+        yield snapshot, updates
+
+
+def _snapshot(user: User, execution_id: str) -> ExecutionSnapshot:
+    with session_scope() as session:
+        execution = get_execution(session=session, user=user, execution_id=execution_id)
+        runs = {run.node_id: run for run in node_runs(session=session, execution=execution)}
+        return ExecutionSnapshot(execution=execution, nodes=runs)
