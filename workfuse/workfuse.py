@@ -16,6 +16,8 @@ from workfuse.engine.reconciler import start_reconciler_thread
 from workfuse.logs import configure_logging
 from workfuse.ui import routes
 from workfuse.ui.auth_page import AuthFormState, sign_in_page, sign_up_page
+from workfuse.ui.executions_page import execution_detail_page, executions_page
+from workfuse.ui.executions_state import ExecutionDetailState, ExecutionsState
 from workfuse.ui.workflows_page import workflows_page
 from workfuse.ui.workflows_state import WorkflowsState
 
@@ -50,4 +52,16 @@ app.add_page(
 )
 app.add_page(
     sign_up_page, route=routes.SIGN_UP, title="Sign up · WorkFuse", on_load=AuthFormState.load
+)
+app.add_page(
+    executions_page,
+    route=routes.EXECUTIONS,
+    title="Executions · WorkFuse",
+    on_load=ExecutionsState.load,
+)
+app.add_page(
+    execution_detail_page,
+    route=routes.EXECUTION,
+    title="Execution · WorkFuse",
+    on_load=ExecutionDetailState.load,
 )

@@ -110,10 +110,20 @@ def _by_idempotency_key(session: Session, workflow_id: str, key: str) -> Executi
 def run_workflow(
     *, session: Session, user: User, workflow_id: str, payload: Any = None
 ) -> Execution:
-    """ "Run now": a manual run of the user's workflow with a test payload."""
+    """ "Run now": a manual run of the user's workflow with a test payload (by default
+    the trigger's ``samplePayload``)."""
     workflow = get_workflow(session=session, user=user, workflow_id=workflow_id)
-    trigger = {"source": "manual", "data": payload if payload is not None else {}, "headers": {}}
+    if payload is None:
+        payload = _sample_payload(workflow)
+    trigger = {"source": "manual", "data": payload, "headers": {}}
     return start_execution(session=session, workflow=workflow, trigger=trigger)
+
+
+def _sample_payload(workflow: Workflow) -> Any:
+    for node in workflow.graph.get("nodes") or []:
+        if node.get("type") == "trigger":
+            return ((node.get("data") or {}).get("config") or {}).get("samplePayload") or {}
+    return {}
 
 
 def get_execution(*, session: Session, user: User, execution_id: str) -> Execution:

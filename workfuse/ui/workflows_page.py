@@ -40,7 +40,7 @@ def workflow_row(row: ObjectVar[WorkflowRow]) -> rx.Component:
                     row.description,
                     size="1",
                     color=rx.color("gray", 10),
-                    max_width="460px",
+                    max_width="320px",
                     style={
                         "white_space": "nowrap",
                         "overflow": "hidden",
@@ -51,8 +51,12 @@ def workflow_row(row: ObjectVar[WorkflowRow]) -> rx.Component:
             )
         ),
         rx.table.cell(status_badge(row)),
-        rx.table.cell(rx.text(row.node_count, " nodes · v", row.version, size="2")),
-        rx.table.cell(rx.text(row.updated, size="2", color=rx.color("gray", 11))),
+        rx.table.cell(
+            rx.text(row.node_count, " nodes · v", row.version, size="2", white_space="nowrap")
+        ),
+        rx.table.cell(
+            rx.text(row.updated, size="2", color=rx.color("gray", 11), white_space="nowrap")
+        ),
         rx.table.cell(
             rx.tooltip(
                 rx.icon_button(
@@ -62,6 +66,18 @@ def workflow_row(row: ObjectVar[WorkflowRow]) -> rx.Component:
                     aria_label="Copy webhook URL",
                 ),
                 content=row.webhook_url,
+            )
+        ),
+        rx.table.cell(
+            rx.button(
+                rx.icon("play", size=14),
+                "Run",
+                size="1",
+                variant="soft",
+                disabled=row.has_problems,
+                # Reflex binds the handler to the state at run time; mypy sees an unbound method.
+                on_click=lambda: WorkflowsState.run_now(row.id),  # type: ignore[call-arg,arg-type]
+                aria_label="Run now",
             )
         ),
         rx.table.cell(
@@ -134,6 +150,7 @@ def workflows_page() -> rx.Component:
                             rx.table.column_header_cell("Size"),
                             rx.table.column_header_cell("Updated"),
                             rx.table.column_header_cell("Webhook"),
+                            rx.table.column_header_cell("Run"),
                             rx.table.column_header_cell("Active"),
                         )
                     ),

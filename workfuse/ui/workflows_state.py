@@ -13,8 +13,10 @@ from reflex.event import EventSpec
 
 from workfuse.db import session_scope
 from workfuse.models import Workflow
+from workfuse.services import executions as execution_service
 from workfuse.services import workflows as workflow_service
 from workfuse.services.errors import ServiceError
+from workfuse.ui import routes
 from workfuse.ui.session_state import SessionState
 
 
@@ -78,6 +80,22 @@ class WorkflowsState(SessionState):
         except ServiceError as error:
             self.error = str(error)
         return self._reload()
+
+    def run_now(self, workflow_id: str) -> EventSpec | None:
+        """Start a manual run with the trigger's sample payload and open it."""
+        self.error = ""
+        try:
+            with session_scope() as session:
+                user = self._signed_in_user(session)
+                if user is None:
+                    return self._to_sign_in()
+                execution = execution_service.run_workflow(
+                    session=session, user=user, workflow_id=workflow_id
+                )
+        except ServiceError as error:
+            self.error = str(error)
+            return None
+        return rx.redirect(routes.execution(execution.id))
 
 
 def _row(workflow: Workflow) -> WorkflowRow:
