@@ -48,6 +48,7 @@ bench: install
 	$(VENV)/bin/python bench/bench_templating.py
 	$(VENV)/bin/python bench/bench_transform.py
 	$(VENV)/bin/python bench/bench_http.py
+	$(VENV)/bin/python bench/bench_webhooks.py
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .web .states tests/artifacts

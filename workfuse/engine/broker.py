@@ -36,6 +36,7 @@ ENGINE_MAX_RETRIES = 20  #: redeliveries after the engine itself crashed
 ENGINE_MIN_BACKOFF_MS = 1_000  #: ms
 ENGINE_MAX_BACKOFF_MS = 300_000  #: ms
 DEFAULT_EMBEDDED_THREADS = 4
+MAINTENANCE_CHANCE = 50  #: one broker command in N runs Dramatiq's requeue of dead workers
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,13 @@ def get_engine() -> Engine:
             redis_url = settings.redis_url
             broker: dramatiq.Broker = (
                 RedisBroker(  # type: ignore[no-untyped-call]
-                    url=redis_url, namespace=settings.broker_namespace, middleware=_middleware()
+                    url=redis_url,
+                    namespace=settings.broker_namespace,
+                    middleware=_middleware(),
+                    # A dead worker's messages come back at a maintenance pass after its
+                    # heartbeat timeout; Dramatiq's default (1 command in 1,000) can take
+                    # minutes on a quiet queue.
+                    maintenance_chance=MAINTENANCE_CHANCE,
                 )
                 if redis_url
                 else StubBroker(middleware=_middleware())

@@ -12,13 +12,13 @@ Each execution it sends gets ``heartbeat_at`` stamped first, with a compare-and-
 several reconcilers (one per app process) send it once, and a stale execution is
 re-sent at most once per ``stale_after_s``, not on every pass.
 
-Limits: the runner writes ``heartbeat_at`` only when it checkpoints, not while a node
-runs. A side-effecting node (http, ai) is on record as RUNNING before it starts, so a
-RUNNING execution with such a node started less than the runner's node timeout plus
-``stale_after_s`` ago counts as alive: a worker that died inside a long HTTP call is
-re-sent only after that (Dramatiq's redelivery, with Redis, is quicker). Pure nodes
-are not on record while they run; re-running one is harmless. A large backlog of
-PENDING messages still in the queue is re-sent once, then every ``stale_after_s``.
+Limits: a runner beats (``heartbeat_at``) at least every 10 s while it holds an
+execution, and a second runner takes a RUNNING execution only once that heartbeat is
+older than ``STALE_AFTER_S``; the reconciler's stamp is set that far in the past so
+the runner it sends can start at once. A RUNNING execution whose side-effecting node
+started less than the node timeout plus ``stale_after_s`` ago is still left alone
+(the stricter, older rule). A large backlog of PENDING messages still in the queue is
+re-sent once, then every ``stale_after_s``.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from sqlmodel import Session, col, select
 from workfuse.db import session_scope
 from workfuse.db_types import utcnow
 from workfuse.engine.runner import NODE_TIMEOUT_S
+from workfuse.engine.state import STALE_AFTER_S
 from workfuse.models import Execution, ExecutionStatus, NodeRun, NodeRunStatus
 from workfuse.services.executions import send
 
@@ -152,7 +153,9 @@ def _node_in_flight(session: Session, execution_id: str, since: datetime) -> boo
 def _claim(
     execution_id: str, status: ExecutionStatus, heartbeat: datetime | None, *, now: datetime
 ) -> bool:
-    """Stamp ``heartbeat_at`` if nobody changed the row since it was read."""
+    """Stamp ``heartbeat_at`` if nobody changed the row since it was read. The stamp is
+    :data:`STALE_AFTER_S` in the past, so the runner that gets the message may claim the
+    execution at once, while the next passes still see it as just re-sent."""
     unchanged = (
         col(Execution.heartbeat_at).is_(None)
         if heartbeat is None
@@ -162,7 +165,7 @@ def _claim(
         result = session.execute(
             sa.update(Execution)
             .where(col(Execution.id) == execution_id, col(Execution.status) == status, unchanged)
-            .values(heartbeat_at=now)
+            .values(heartbeat_at=now - timedelta(seconds=STALE_AFTER_S))
         )
         return bool(result.rowcount)  # type: ignore[attr-defined]
 

@@ -37,7 +37,7 @@ from workfuse.db_types import new_id, utcnow
 from workfuse.engine import retry
 from workfuse.engine.events import EventBus, ExecutionUpdate, UpdateType
 from workfuse.engine.plan import ExecutionPlan, NodePlan, PlanNotFound, load_plan
-from workfuse.engine.state import TERMINAL, transition
+from workfuse.engine.state import STALE_AFTER_S, TERMINAL, claim, transition
 from workfuse.logs import REDACTOR
 from workfuse.models import (
     Execution,
@@ -60,7 +60,6 @@ log = logging.getLogger(__name__)
 NODE_TIMEOUT_S = 600.0  #: seconds, the most one attempt of any node may take
 CANCEL_CHECK_S = 0.1  #: seconds between cancellation checks while pure nodes run
 HEARTBEAT_S = 10.0  #: seconds between heartbeats while a side-effecting node runs
-STALE_AFTER_S = 45.0  #: seconds without a heartbeat after which a runner counts as gone
 CHECKPOINT_S = 0.2  #: seconds the results of finished pure nodes may wait to be written
 
 S = ExecutionStatus
@@ -111,6 +110,10 @@ _RUN_FIELDS = (
 _UPSERT_COLUMNS = tuple(name for name in _RUN_FIELDS if name not in ("id", "node_id"))
 
 
+class _LostClaim(Exception):
+    """Another runner put the same node attempt on record first."""
+
+
 @dataclass
 class _Outcome:
     node: NodePlan
@@ -138,7 +141,6 @@ class ExecutionRunner:
         self.secrets: dict[str, str] = {}
         self.env: dict[str, str] = {}
         self.started = utcnow()
-        self.last_heartbeat: datetime | None = None  # before this runner claimed it
         self._last_cancel_check = time.monotonic()  # the status was read when it began
 
     # --- the loop ---------------------------------------------------------------------
@@ -155,10 +157,17 @@ class ExecutionRunner:
 
     async def _checkpoint_periodically(self) -> None:
         """Write finished pure nodes at least every :data:`CHECKPOINT_S` while slow nodes
-        run, so someone reloading the page sees them done (fast runs never wait for this)."""
+        run, so someone reloading the page sees them done (fast runs never wait for this),
+        and beat at least every :data:`HEARTBEAT_S` (this runner holds the execution)."""
+        last_beat = time.monotonic()
         while True:
             await asyncio.sleep(CHECKPOINT_S)
-            self._flush()
+            if self.pending or self.pending_logs:
+                self._flush()
+                last_beat = time.monotonic()
+            elif time.monotonic() - last_beat >= HEARTBEAT_S:
+                self._beat()
+                last_beat = time.monotonic()
 
     async def _run(self, plan: ExecutionPlan) -> None:
         finished = {node_id for node_id, run in self.runs.items() if run.status in DONE}
@@ -182,16 +191,18 @@ class ExecutionRunner:
                     skipped.add(node_id)
             if not live:
                 continue
-            if (
-                self._in_flight_elsewhere(live)
-                or self._waiting_for_retry(live)
-                or self._cancelled(live)
-            ):
+            if self._waiting_for_retry(live) or self._cancelled(live):
                 return
-            if len(live) == 1:  # the common case: no task to schedule
-                outcomes = [await self._attempt(live[0])]
-            else:
-                outcomes = await asyncio.gather(*(self._attempt(node) for node in live))
+            try:
+                if len(live) == 1:  # the common case: no task to schedule
+                    outcomes = [await self._attempt(live[0])]
+                else:
+                    outcomes = await asyncio.gather(*(self._attempt(node) for node in live))
+            except _LostClaim:
+                # Another runner holds this execution: let it finish; look again later.
+                self._flush()
+                self.schedule(self.execution_id, int(STALE_AFTER_S * 1000))
+                return
             failed = [outcome for outcome in outcomes if outcome.error is not None]
             for outcome in outcomes:
                 if outcome.error is None:
@@ -211,11 +222,12 @@ class ExecutionRunner:
             if execution is None or execution.status in TERMINAL:
                 return None
             first_start = execution.status == S.PENDING
-            if not transition(session, self.execution_id, S.RUNNING):
+            if not claim(session, self.execution_id):
+                if execution.status == S.RUNNING:  # another runner has it: look again later
+                    self.schedule(self.execution_id, int(STALE_AFTER_S * 1000))
                 return None
             self.trigger = dict(execution.trigger_data)
             self.started = execution.started_at
-            self.last_heartbeat = execution.heartbeat_at
             try:
                 plan = load_plan(session, execution.workflow_id, execution.workflow_version)
             except PlanNotFound as error:
@@ -269,22 +281,6 @@ class ExecutionRunner:
         self.pending[node.id] = run
         self._publish(UpdateType.NODE_SKIPPED, node.id)
 
-    def _in_flight_elsewhere(self, nodes: list[NodePlan]) -> bool:
-        """A duplicate message while another worker still runs a side-effecting node of
-        this execution (its heartbeat is fresh): look again later instead of calling
-        the same HTTP endpoint or model twice. After a crash the heartbeat goes stale
-        and the node is tried again (at most one extra attempt)."""
-        if self.last_heartbeat is None:
-            return False
-        if (utcnow() - self.last_heartbeat).total_seconds() >= STALE_AFTER_S:
-            return False
-        for node in nodes:
-            run = self.runs.get(node.id)
-            if node.spec.side_effects and run is not None and run.status is NodeRunStatus.RUNNING:
-                self.schedule(self.execution_id, int(STALE_AFTER_S * 1000))
-                return True
-        return False
-
     def _waiting_for_retry(self, nodes: list[NodePlan]) -> bool:
         """A redelivered message that came before a node's retry time: wait again."""
         now = utcnow()
@@ -316,13 +312,13 @@ class ExecutionRunner:
 
     async def _attempt(self, node: NodePlan) -> _Outcome:
         run = self._run_row(node.id)
+        seen_attempt = run.attempt
         run.attempt += 1
         run.status = NodeRunStatus.RUNNING
         run.started_at = utcnow()
         run.error = None
-        if node.spec.side_effects:
-            self.pending[node.id] = run
-            self._flush()  # the attempt is on record before the side effect happens
+        if node.spec.side_effects and not self._claim(run, seen_attempt):
+            raise _LostClaim(node.id)
         self._publish(UpdateType.NODE_STARTED, node.id, {"attempt": run.attempt})
         context = NodeContext(
             execution_id=self.execution_id,
@@ -483,6 +479,36 @@ class ExecutionRunner:
             connection.execute(_HEARTBEAT, {"execution_id": self.execution_id, "now": utcnow()})
         return True
 
+    def _claim(self, run: _Run, seen_attempt: int) -> bool:
+        """Put this attempt on record before its side effect happens, with the pending
+        rows, as a compare-and-set on the attempt number: of two runners holding the
+        same execution (a duplicate message), only one gets to call the endpoint."""
+        values = run.values(self.execution_id)
+        with session_scope() as session:
+            connection = session.connection()
+            if seen_attempt == 0:
+                # rowcount is not reported for INSERT ... ON CONFLICT: RETURNING says it.
+                inserted = connection.execute(_insert_if_absent(session), values).first()
+                claimed = int(inserted is not None)
+            else:
+                claimed = connection.execute(
+                    _CLAIM,
+                    {
+                        "_execution_id": self.execution_id,
+                        "_node_id": run.node_id,
+                        "_seen_attempt": seen_attempt,
+                        "_attempt": run.attempt,
+                        "_status": run.status,
+                        "_started_at": run.started_at,
+                    },
+                ).rowcount
+            if not claimed:
+                session.rollback()
+                return False
+        self.pending.pop(run.node_id, None)
+        self._flush()
+        return True
+
     def _summary(self) -> dict[str, Any]:
         return {
             "duration": round((utcnow() - self.started).total_seconds() * 1000),
@@ -517,6 +543,34 @@ _HEARTBEAT = (
     .values(heartbeat_at=sa.bindparam("now"))
 )
 _UPSERTS: dict[str, Any] = {}
+_INSERTS: dict[str, Any] = {}
+_CLAIM = (
+    sa.update(NodeRun.__table__)  # type: ignore[attr-defined]
+    .where(
+        NodeRun.__table__.c.execution_id == sa.bindparam("_execution_id"),  # type: ignore[attr-defined]
+        NodeRun.__table__.c.node_id == sa.bindparam("_node_id"),  # type: ignore[attr-defined]
+        NodeRun.__table__.c.attempt == sa.bindparam("_seen_attempt"),  # type: ignore[attr-defined]
+    )
+    .values(
+        attempt=sa.bindparam("_attempt"),
+        status=sa.bindparam("_status"),
+        started_at=sa.bindparam("_started_at"),
+        error=sa.null(),
+    )
+)
+
+
+def _insert_if_absent(session: Session) -> Any:
+    """INSERT ... ON CONFLICT DO NOTHING for a node run (built once per dialect)."""
+    dialect = session.get_bind().dialect.name
+    statement = _INSERTS.get(dialect)
+    if statement is None:
+        table = NodeRun.__table__  # type: ignore[attr-defined]
+        insert = (sqlite_insert if dialect == "sqlite" else postgresql_insert)(table)
+        statement = _INSERTS[dialect] = insert.on_conflict_do_nothing(
+            index_elements=["execution_id", "node_id"]
+        ).returning(table.c.id)
+    return statement
 
 
 def _upsert_statement(session: Session) -> Any:

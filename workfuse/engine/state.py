@@ -7,6 +7,8 @@ both win, and a terminal status is never overwritten.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import sqlalchemy as sa
 from sqlmodel import Session
 
@@ -24,6 +26,7 @@ TRANSITIONS: dict[ExecutionStatus, frozenset[ExecutionStatus]] = {
     S.CANCELLED: frozenset({S.PENDING, S.RUNNING, S.RETRYING}),
 }
 TERMINAL = frozenset({S.COMPLETED, S.FAILED, S.CANCELLED})
+STALE_AFTER_S = 45.0  #: seconds without a heartbeat after which a runner counts as gone
 
 
 def transition(
@@ -64,3 +67,41 @@ def _statement(target: ExecutionStatus, columns: frozenset[str]) -> sa.Update:
             )
         )
     return statement
+
+
+def claim(session: Session, execution_id: str) -> bool:
+    """Take the execution for this runner (status RUNNING, a fresh heartbeat): from
+    PENDING or RETRYING, or from RUNNING only if its runner's heartbeat is older than
+    :data:`STALE_AFTER_S` (that runner is gone). So of two copies of a message, one
+    runs the execution and the other stops at once."""
+    now = utcnow()
+    parameters = {
+        "_execution_id": execution_id,
+        "_now": now,
+        "_stale": now - timedelta(seconds=STALE_AFTER_S),
+    }
+    return bool(session.connection().execute(_CLAIM, parameters).rowcount)
+
+
+def _claim_statement() -> sa.Update:
+    table = Execution.__table__  # type: ignore[attr-defined]
+    return (
+        sa.update(table)
+        .where(table.c.id == sa.bindparam("_execution_id"))
+        .where(
+            sa.or_(
+                table.c.status.in_([S.PENDING.value, S.RETRYING.value]),
+                sa.and_(
+                    table.c.status == S.RUNNING.value,
+                    sa.or_(
+                        table.c.heartbeat_at.is_(None),
+                        table.c.heartbeat_at < sa.bindparam("_stale"),
+                    ),
+                ),
+            )
+        )
+        .values(status=S.RUNNING, heartbeat_at=sa.bindparam("_now"))
+    )
+
+
+_CLAIM = _claim_statement()
