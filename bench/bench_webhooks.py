@@ -52,7 +52,10 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 BIN = Path(sys.executable).parent
+
+from bench_engine import SMALL  # noqa: E402  (after the path is set)
 
 CONCURRENCY = 20
 REFERENCE_S = 5.0  #: seconds of load per reference path
@@ -75,53 +78,8 @@ POSTGRES_ADMIN_URL = os.environ.get(
     "WORKFUSE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
 
-GRAPH = {
-    "nodes": [
-        {"id": "start", "type": "trigger", "data": {"label": "start", "config": {}}},
-        {
-            "id": "shape",
-            "type": "transform",
-            "data": {
-                "label": "shape",
-                "config": {"language": "jsonata", "code": "trigger.data.total"},
-            },
-        },
-        {
-            "id": "route",
-            "type": "condition",
-            "data": {
-                "label": "route",
-                "config": {
-                    "conditions": [
-                        {
-                            "field": "{{ nodes.shape.result }}",
-                            "operator": "gt",
-                            "value": 100,
-                            "branch": "big",
-                        }
-                    ],
-                    "defaultBranch": "small",
-                },
-            },
-        },
-        {
-            "id": "big",
-            "type": "transform",
-            "data": {"label": "big", "config": {"language": "jsonata", "code": "'big'"}},
-        },
-        {
-            "id": "small",
-            "type": "transform",
-            "data": {"label": "small", "config": {"language": "jsonata", "code": "'small'"}},
-        },
-    ],
-    "edges": [
-        {"id": "e1", "source": "start", "target": "shape"},
-        {"id": "e2", "source": "shape", "target": "route"},
-        {"id": "e3", "source": "route", "target": "big", "sourceHandle": "big"},
-        {"id": "e4", "source": "route", "target": "small", "sourceHandle": "small"},
-    ],
-}
+#: The workflow of ``bench_engine.py``: trigger -> transform -> condition -> two branches.
+GRAPH = SMALL
 
 WRK_SCRIPT = r"""
 local n = 0
