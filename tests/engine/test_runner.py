@@ -259,6 +259,7 @@ def test_cancel_during_a_retry_wait_stops_the_execution(
     # Then: it stays CANCELLED and the pending retry never called the server again
     execution, runs = wait_for(execution_id)
     assert execution.status is ExecutionStatus.CANCELLED
+    assert execution.duration is not None and execution.duration >= 0
     assert len(flaky.requests) == 1
     assert runs["call"].status is NodeRunStatus.RETRYING
 

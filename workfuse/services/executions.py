@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from workfuse.db import session_scope
+from workfuse.db_types import utcnow
 from workfuse.engine import broker
 from workfuse.engine.events import ExecutionUpdate, UpdateType, get_event_bus
 from workfuse.engine.state import TERMINAL, transition
@@ -201,7 +202,8 @@ def _decode_cursor(cursor: str) -> tuple[datetime, str]:
 def cancel_execution(*, session: Session, user: User, execution_id: str) -> Execution:
     """Stop before the next node; a pending retry will not run. Finished: Conflict."""
     execution = get_execution(session=session, user=user, execution_id=execution_id)
-    if not transition(session, execution.id, ExecutionStatus.CANCELLED):
+    duration = round((utcnow() - execution.started_at).total_seconds() * 1000)
+    if not transition(session, execution.id, ExecutionStatus.CANCELLED, duration=duration):
         session.refresh(execution)
         raise Conflict(f"execution {execution_id} has already ended ({execution.status})")
     session.commit()
