@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from workfuse.db import session_scope
 from workfuse.engine.state import TERMINAL
-from workfuse.models import Execution, NodeRun, User, Workflow
+from workfuse.models import Execution, ExecutionStatus, NodeRun, NodeRunStatus, User, Workflow
 from workfuse.services.executions import node_runs
 from workfuse.services.workflows import WorkflowCreate, create_workflow
 
@@ -55,3 +56,36 @@ def wait_for(execution_id: str, timeout: float = WAIT_S) -> tuple[Execution, dic
         if time.monotonic() > deadline:
             raise AssertionError(f"execution {execution_id} still {execution.status}")
         time.sleep(0.02)
+
+
+def wait_status(execution_id: str, status: ExecutionStatus, timeout: float = 10) -> None:
+    """Poll until the execution has ``status``."""
+    _poll(
+        lambda session: getattr(session.get(Execution, execution_id), "status", None) is status,
+        f"execution {execution_id} never became {status}",
+        timeout,
+    )
+
+
+def wait_node_status(
+    execution_id: str, node_id: str, status: NodeRunStatus, timeout: float = 10
+) -> None:
+    """Poll until the node's run is on record with ``status``."""
+
+    def reached(session: Session) -> bool:
+        run = session.exec(
+            select(NodeRun).where(NodeRun.execution_id == execution_id, NodeRun.node_id == node_id)
+        ).first()
+        return run is not None and run.status is status
+
+    _poll(reached, f"node {node_id} never became {status}", timeout)
+
+
+def _poll(check: Callable[[Session], bool], failure: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with session_scope() as session:
+            if check(session):
+                return
+        time.sleep(0.005)
+    raise AssertionError(failure)

@@ -13,7 +13,15 @@ from typing import Any
 import pytest
 from sqlmodel import Session, select
 
-from tests.engine.helpers import edge, jsonata, make_workflow, node, wait_for
+from tests.engine.helpers import (
+    edge,
+    jsonata,
+    make_workflow,
+    node,
+    wait_for,
+    wait_node_status,
+    wait_status,
+)
 from tests.support.local_server import LocalServer, Request, Response, serve
 from workfuse.engine import broker
 from workfuse.engine.events import UpdateType, get_event_bus
@@ -250,7 +258,7 @@ def test_cancel_during_a_retry_wait_stops_the_execution(
         [edge("start", "call")],
     )
     execution_id = start(session, workflow)
-    _wait_status(execution_id, ExecutionStatus.RETRYING)
+    wait_status(execution_id, ExecutionStatus.RETRYING)
 
     # When: it is cancelled while waiting
     cancel_execution(session=session, user=user, execution_id=execution_id)
@@ -468,19 +476,6 @@ def test_events_arrive_in_order_for_a_subscriber(engine: str, session: Session, 
     ]
 
 
-def _wait_status(execution_id: str, status: ExecutionStatus, timeout: float = 10) -> None:
-    from workfuse.db import session_scope
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with session_scope() as session:
-            execution = session.get(Execution, execution_id)
-            if execution is not None and execution.status is status:
-                return
-        time.sleep(0.02)
-    raise AssertionError(f"execution {execution_id} never became {status}")
-
-
 def test_a_duplicate_message_does_not_repeat_a_side_effect_still_in_flight(
     engine: str, session: Session, user: User, allow_loopback: None
 ) -> None:
@@ -500,7 +495,7 @@ def test_a_duplicate_message_does_not_repeat_a_side_effect_still_in_flight(
             [edge("start", "call")],
         )
         execution_id = start(session, workflow)
-        _wait_node_status(execution_id, "call", NodeRunStatus.RUNNING)
+        wait_node_status(execution_id, "call", NodeRunStatus.RUNNING)
 
         # When: the same execution's message arrives again while the call is in flight
         broker.enqueue(execution_id)
@@ -510,20 +505,3 @@ def test_a_duplicate_message_does_not_repeat_a_side_effect_still_in_flight(
         assert execution.status is ExecutionStatus.COMPLETED
         assert len(server.requests) == 1
         assert runs["call"].attempt == 1
-
-
-def _wait_node_status(execution_id: str, node_id: str, status: NodeRunStatus) -> None:
-    from workfuse.db import session_scope
-
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        with session_scope() as session:
-            run = session.exec(
-                select(NodeRun).where(
-                    NodeRun.execution_id == execution_id, NodeRun.node_id == node_id
-                )
-            ).first()
-            if run is not None and run.status is status:
-                return
-        time.sleep(0.01)
-    raise AssertionError(f"node {node_id} never became {status}")

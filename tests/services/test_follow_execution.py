@@ -4,15 +4,13 @@ browser that connects (or reconnects) mid-run misses nothing."""
 from __future__ import annotations
 
 import asyncio
-import time
 
 import pytest
-from sqlmodel import Session, select
+from sqlmodel import Session
 
-from tests.engine.helpers import edge, jsonata, make_workflow, node, wait_for
-from workfuse.db import session_scope
+from tests.engine.helpers import edge, jsonata, make_workflow, node, wait_for, wait_node_status
 from workfuse.engine.events import FINAL_TYPES
-from workfuse.models import NodeRun, NodeRunStatus, User
+from workfuse.models import NodeRunStatus, User
 from workfuse.services.errors import NotFound
 from workfuse.services.executions import follow_execution, start_execution
 
@@ -37,7 +35,7 @@ def test_a_subscriber_that_connects_mid_run_sees_every_node(
     execution = start_execution(
         session=session, workflow=workflow, trigger={"source": "manual", "data": {}}
     )
-    _wait_until_done(execution.id, "start")
+    wait_node_status(execution.id, "start", NodeRunStatus.SUCCEEDED)
 
     # When: a subscriber follows it from here
     async def follow() -> tuple[set[str], list[tuple[str, str | None]]]:
@@ -77,18 +75,3 @@ def test_following_another_users_execution_is_not_found(
 
     with pytest.raises(NotFound):
         asyncio.run(follow())
-
-
-def _wait_until_done(execution_id: str, node_id: str) -> None:
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        with session_scope() as session:
-            run = session.exec(
-                select(NodeRun).where(
-                    NodeRun.execution_id == execution_id, NodeRun.node_id == node_id
-                )
-            ).first()
-            if run is not None and run.status is NodeRunStatus.SUCCEEDED:
-                return
-        time.sleep(0.005)
-    raise AssertionError(f"{node_id} never finished")

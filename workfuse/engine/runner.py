@@ -526,7 +526,6 @@ _EXECUTION_COLUMNS = (
     "status",
     "trigger_data",
     "started_at",
-    "heartbeat_at",
     "workflow_id",
     "workflow_version",
     "user_id",
