@@ -1,0 +1,272 @@
+"""The editor's draft graph: edits as pure functions, and what the canvas draws.
+
+A draft is the stored body of a workflow (``{"nodes": [...], "edges": [...]}``, the
+seed's JSON). Functions return a new draft and never mutate their argument, so the
+state can compare before and after. Validation is the seed's ``validateGraph``
+(:func:`workfuse.graph_validation.check_graph_data`), run on every change.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+from workfuse.graph import ValidationIssue, ValidationResult
+from workfuse.graph_validation import check_graph_data
+from workfuse.nodes.registry import REGISTRY
+
+Draft = dict[str, Any]
+
+#: One colour per node type (the icon comes from the node type's ``NodeSpec.icon``).
+NODE_COLOURS = {
+    "trigger": "#d97706",
+    "http": "#2563eb",
+    "transform": "#7c3aed",
+    "condition": "#0d9488",
+    "ai": "#db2777",
+}
+FALLBACK_COLOUR = "#64748b"
+NEW_NODE_SPACING = 260  #: px between a new node and the rightmost one
+
+
+@dataclass
+class ProblemRow:
+    """A validation problem as the problems list shows it."""
+
+    code: str
+    severity: str
+    message: str
+    node_id: str
+    edge_id: str
+
+
+def empty_draft() -> Draft:
+    return {"nodes": [], "edges": []}
+
+
+def validate(name: str, draft: Draft) -> ValidationResult:
+    _, result = check_graph_data({**draft, "name": name or "untitled"})
+    return result
+
+
+def find_node(draft: Draft, node_id: str) -> dict[str, Any] | None:
+    return next((node for node in draft["nodes"] if node.get("id") == node_id), None)
+
+
+def _unique_id(base: str, taken: set[str]) -> str:
+    base = re.sub(r"[^A-Za-z0-9_-]", "-", base) or "node"
+    if base not in taken:
+        return base
+    number = 2
+    while f"{base}-{number}" in taken:
+        number += 1
+    return f"{base}-{number}"
+
+
+def add_node(draft: Draft, node_type: str, x: float | None, y: float | None) -> tuple[Draft, str]:
+    """A draft with a new node of ``node_type`` (its default config) and the new id.
+
+    Without a position the node goes right of the rightmost node.
+    """
+    spec = REGISTRY.get(node_type)
+    taken = {str(node.get("id")) for node in draft["nodes"]}
+    node_id = _unique_id(node_type, taken)
+    if x is None or y is None:
+        positions = [node.get("position") or {} for node in draft["nodes"]]
+        rightmost = max(positions, key=lambda p: p.get("x", 0), default={"x": -NEW_NODE_SPACING})
+        x, y = rightmost.get("x", 0) + NEW_NODE_SPACING, rightmost.get("y", 0)
+    labels = {str((node.get("data") or {}).get("label")) for node in draft["nodes"]}
+    label = spec.label
+    number = 2
+    while label in labels:
+        label, number = f"{spec.label} {number}", number + 1
+    node = {
+        "id": node_id,
+        "type": node_type,
+        "position": {"x": x, "y": y},
+        "data": {"label": label, "config": copy.deepcopy(spec.default_config)},
+    }
+    return {**draft, "nodes": [*draft["nodes"], node]}, node_id
+
+
+def replace_node(draft: Draft, updated: dict[str, Any]) -> Draft:
+    nodes = [updated if node.get("id") == updated.get("id") else node for node in draft["nodes"]]
+    return {**draft, "nodes": nodes}
+
+
+def move_nodes(draft: Draft, moves: list[dict[str, Any]]) -> Draft:
+    """Apply ``[{id, x, y}]`` (the end of a drag); unknown ids are ignored."""
+    where = {
+        str(move["id"]): {"x": float(move["x"]), "y": float(move["y"])}
+        for move in moves
+        if isinstance(move, dict) and {"id", "x", "y"} <= move.keys()
+    }
+    nodes = [
+        {**node, "position": where[node["id"]]} if node.get("id") in where else node
+        for node in draft["nodes"]
+    ]
+    return {**draft, "nodes": nodes}
+
+
+def connect(draft: Draft, source: str, source_handle: str | None, target: str) -> Draft:
+    """A draft with an edge ``source[handle] -> target``; a repeat or dangling one is ignored.
+
+    Edges that break a rule (a cycle, into the trigger) are kept and shown as problems,
+    as n8n does, so the user sees why rather than a refused gesture.
+    """
+    ids = {node.get("id") for node in draft["nodes"]}
+    if source not in ids or target not in ids:
+        return draft
+    handle = source_handle or None
+    for edge in draft["edges"]:
+        if (edge.get("source"), edge.get("sourceHandle"), edge.get("target")) == (
+            source,
+            handle,
+            target,
+        ):
+            return draft
+    taken = {str(edge.get("id")) for edge in draft["edges"]}
+    new_edge: dict[str, Any] = {
+        "id": _unique_id(f"e-{source}-{handle or 'out'}-{target}", taken),
+        "source": source,
+        "target": target,
+    }
+    if handle is not None:
+        new_edge["sourceHandle"] = handle
+    return {**draft, "edges": [*draft["edges"], new_edge]}
+
+
+def delete_items(draft: Draft, node_ids: list[str], edge_ids: list[str]) -> Draft:
+    """Remove nodes (and every edge touching them) and edges."""
+    gone_nodes, gone_edges = set(node_ids), set(edge_ids)
+    nodes = [node for node in draft["nodes"] if node.get("id") not in gone_nodes]
+    edges = [
+        edge
+        for edge in draft["edges"]
+        if edge.get("id") not in gone_edges
+        and edge.get("source") not in gone_nodes
+        and edge.get("target") not in gone_nodes
+    ]
+    return {**draft, "nodes": nodes, "edges": edges}
+
+
+def output_handles(node: dict[str, Any]) -> list[str]:
+    """The node's output handles: a condition has one per branch plus its default."""
+    node_type = str(node.get("type", ""))
+    if node_type not in REGISTRY:
+        return ["out"]
+    spec = REGISTRY.get(node_type)
+    if not spec.dynamic_outputs:
+        return list(spec.outputs)
+    config = (node.get("data") or {}).get("config") or {}
+    rules = config.get("conditions")
+    handles: list[str] = []
+    for rule in rules if isinstance(rules, list) else []:
+        branch = rule.get("branch") if isinstance(rule, dict) else None
+        if isinstance(branch, str) and branch and branch not in handles:
+            handles.append(branch)
+    default = config.get("defaultBranch")
+    default = default if isinstance(default, str) and default else "default"
+    if default not in handles:
+        handles.append(default)
+    return handles
+
+
+def short_message(issue: ValidationIssue) -> str:
+    """The message without the "node 'x' (...): config.y: " prefix the list shows anyway."""
+    if issue.field and f"{issue.field}: " in issue.message:
+        return issue.message.split(f"{issue.field}: ", 1)[1]
+    return issue.message
+
+
+def form_field_of(issue: ValidationIssue) -> str | None:
+    """Which panel field an issue belongs to: ``url``, ``rule.0``, ``headers``, ``label``."""
+    if not issue.field:
+        return None
+    parts = issue.field.split(".")
+    if parts[0] == "data" and len(parts) > 1:
+        parts = parts[1:]
+    if parts[0] == "label":
+        return "label"
+    if parts[0] == "retryPolicy":
+        return "retry"
+    if parts[0] != "config":
+        return None
+    if len(parts) == 1:
+        return "config"
+    key = parts[1]
+    if key == "conditions" and len(parts) > 2 and parts[2].isdigit():
+        return f"rule.{parts[2]}"
+    if key in ("headers", "hmac", "auth", "conditions"):
+        return key
+    return re.sub(r"(?<!^)([A-Z])", r"_\1", key).lower()
+
+
+def problem_rows(result: ValidationResult) -> list[ProblemRow]:
+    return [
+        ProblemRow(
+            code=issue.code.value,
+            severity=issue.severity.value,
+            message=issue.message,
+            node_id=issue.node_id or "",
+            edge_id=issue.edge_id or "",
+        )
+        for issue in result.issues()
+    ]
+
+
+def canvas_nodes(
+    draft: Draft, result: ValidationResult, statuses: dict[str, str], selected: str
+) -> list[dict[str, Any]]:
+    """What ``canvas.jsx`` draws for each node (no config: the canvas does not need it)."""
+    problems: dict[str, list[str]] = defaultdict(list)
+    for issue in result.errors:
+        if issue.node_id:
+            problems[issue.node_id].append(short_message(issue))
+    shown = []
+    for node in draft["nodes"]:
+        node_id = str(node.get("id", ""))
+        node_type = str(node.get("type", ""))
+        spec = REGISTRY.get(node_type) if node_type in REGISTRY else None
+        shown.append(
+            {
+                "id": node_id,
+                "nodeId": node_id,
+                "nodeType": node_type,
+                "position": node.get("position") or {"x": 0, "y": 0},
+                "label": str((node.get("data") or {}).get("label") or node_id),
+                "typeLabel": spec.label if spec else f"unknown type {node_type!r}",
+                "icon": spec.icon if spec else "",
+                "description": spec.description if spec else "",
+                "colour": NODE_COLOURS.get(node_type, FALLBACK_COLOUR),
+                "hasInput": spec is None or spec.inputs > 0,
+                "outputs": output_handles(node),
+                "problems": problems.get(node_id, []),
+                "status": statuses.get(node_id, ""),
+                "selected": node_id == selected,
+            }
+        )
+    return shown
+
+
+def canvas_edges(
+    draft: Draft, result: ValidationResult, statuses: dict[str, str], selected: str
+) -> list[dict[str, Any]]:
+    problems = {issue.edge_id: short_message(issue) for issue in result.errors if issue.edge_id}
+    return [
+        {
+            "id": edge.get("id"),
+            "source": edge.get("source"),
+            "target": edge.get("target"),
+            "sourceHandle": edge.get("sourceHandle"),
+            "targetHandle": edge.get("targetHandle"),
+            "problem": problems.get(str(edge.get("id")), ""),
+            "selected": edge.get("id") == selected,
+            "animated": statuses.get(str(edge.get("source"))) == "SUCCEEDED"
+            and statuses.get(str(edge.get("target"))) == "RUNNING",
+        }
+        for edge in draft["edges"]
+    ]

@@ -1,0 +1,520 @@
+"""State of the workflow editor (``/workflows/<id>``).
+
+The draft graph lives in backend-only vars; the browser gets what it draws: canvas
+nodes and edges (no configs), the selected node's form, the problems, and run
+results (outputs are stored redacted by the engine). Credential pickers get names
+and ARNs, never values. Every change revalidates the draft (the seed's
+``validateGraph``); saving goes through the workflow service as the signed-in user.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import reflex as rx
+from reflex.event import EventSpec
+
+from workfuse.db import session_scope
+from workfuse.engine.events import FINAL_TYPES, ExecutionUpdate, UpdateType
+from workfuse.models import NodeRun, Workflow
+from workfuse.services import executions as execution_service
+from workfuse.services import secrets as secret_service
+from workfuse.services import workflows as workflow_service
+from workfuse.services.errors import NotFound, ServiceError
+from workfuse.ui import routes
+from workfuse.ui.editor import draft as drafts
+from workfuse.ui.editor import node_form
+from workfuse.ui.editor.node_form import FormError, NodeForm
+from workfuse.ui.session_state import SessionState
+
+MAX_SHOWN_JSON = 20_000  #: characters of a node's output shown in the panel
+TERMINAL = ("COMPLETED", "FAILED", "CANCELLED")
+
+_NODE_STATUS = {
+    UpdateType.NODE_STARTED: "RUNNING",
+    UpdateType.NODE_COMPLETED: "SUCCEEDED",
+    UpdateType.NODE_FAILED: "FAILED",
+    UpdateType.NODE_SKIPPED: "SKIPPED",
+    UpdateType.RETRYING: "RETRYING",
+}
+_EXECUTION_STATUS = {
+    UpdateType.STARTED: "RUNNING",
+    UpdateType.COMPLETED: "COMPLETED",
+    UpdateType.FAILED: "FAILED",
+    UpdateType.CANCELLED: "CANCELLED",
+}
+
+
+@dataclass
+class CredentialOption:
+    name: str
+    arn: str
+
+
+@dataclass
+class VersionRow:
+    version: int
+    created: str
+
+
+@dataclass
+class NodeResult:
+    """The selected node in the last run: what the panel's "Run" tab shows."""
+
+    status: str = ""
+    attempt: int = 0
+    duration: str = ""
+    input: str = ""
+    output: str = ""
+    error: str = ""
+
+
+def _json(value: Any) -> str:
+    if value is None:
+        return ""
+    text = json.dumps(value, indent=2, ensure_ascii=False, default=str)
+    return text if len(text) <= MAX_SHOWN_JSON else text[:MAX_SHOWN_JSON] + "\n…"
+
+
+def _result_of(run: NodeRun) -> NodeResult:
+    return NodeResult(
+        status=run.status.value,
+        attempt=run.attempt,
+        duration="" if run.duration is None else f"{run.duration} ms",
+        input=_json(run.input),
+        output=_json(run.output),
+        error=str((run.error or {}).get("message", "")),
+    )
+
+
+class EditorState(SessionState):
+    workflow_id: str = ""
+    missing: bool = False
+    name: str = ""
+    version: int = 0
+    is_active: bool = False
+    webhook_url: str = ""
+    dirty: bool = False
+    message: str = ""
+    error: str = ""
+
+    canvas_nodes: list[dict[str, Any]] = []
+    canvas_edges: list[dict[str, Any]] = []
+    problems: list[drafts.ProblemRow] = []
+    error_count: int = 0
+    warning_count: int = 0
+
+    selected_node: str = ""
+    selected_edge: str = ""
+    form: NodeForm = NodeForm()
+    form_error: str = ""
+    field_errors: dict[str, str] = {}
+    node_problems: list[str] = []
+    credentials: list[CredentialOption] = []
+
+    versions: list[VersionRow] = []
+    run_payload: str = "{}"
+    run_open: bool = False
+    run_error: str = ""
+    execution_id: str = ""
+    execution_status: str = ""
+    results: dict[str, NodeResult] = {}
+
+    _draft: dict[str, Any] = {}
+    _texts: dict[str, str] = {}
+    _statuses: dict[str, str] = {}
+
+    # --- derived -----------------------------------------------------------------
+
+    @rx.var
+    def has_selection(self) -> bool:
+        return self.selected_node != ""
+
+    @rx.var
+    def selected_result(self) -> NodeResult:
+        return self.results.get(self.selected_node, NodeResult())
+
+    @rx.var
+    def can_activate(self) -> bool:
+        return self.error_count == 0 and not self.dirty
+
+    @rx.var
+    def activate_hint(self) -> str:
+        if self.dirty:
+            return "Save first: the active state applies to the saved version."
+        if self.error_count:
+            return f"Fix the {self.error_count} problem(s) below to activate this workflow."
+        return "Active workflows accept webhook calls."
+
+    # --- loading -----------------------------------------------------------------
+
+    def _route_id(self) -> str:
+        return self.router.url.path.rstrip("/").rsplit("/", 1)[-1]
+
+    def load(self) -> EventSpec | None:
+        """Read the workflow of the URL into the draft (another user's: not found)."""
+        self.workflow_id = self._route_id()
+        with session_scope() as session:
+            user = self._signed_in_user(session)
+            if user is None:
+                return self._to_sign_in()
+            try:
+                workflow = workflow_service.get_workflow(
+                    session=session, user=user, workflow_id=self.workflow_id
+                )
+            except NotFound:
+                self.missing = True
+                return None
+            self.credentials = [
+                CredentialOption(name=ref.name, arn=ref.arn)
+                for ref in secret_service.list_secrets(session=session, user_id=user.id)
+            ]
+            self._take(workflow)
+        self.missing = False
+        self.message = self.error = self.run_error = ""
+        self.selected_node = self.selected_edge = ""
+        self.execution_id = self.execution_status = ""
+        self.results, self._statuses = {}, {}
+        self.dirty = False
+        self._refresh()
+        return None
+
+    def _take(self, workflow: Workflow) -> None:
+        self.name = workflow.name
+        self.version = workflow.version
+        self.is_active = workflow.is_active
+        self.webhook_url = workflow_service.webhook_url(workflow)
+        self._draft = {
+            "nodes": list(workflow.graph.get("nodes", [])),
+            "edges": list(workflow.graph.get("edges", [])),
+        }
+        self._texts = {}
+        trigger = next((n for n in self._draft["nodes"] if n.get("type") == "trigger"), None)
+        sample = ((trigger or {}).get("data") or {}).get("config", {}).get("samplePayload")
+        self.run_payload = json.dumps(sample if sample is not None else {}, indent=2)
+
+    def _refresh(self) -> None:
+        """Recompute everything the browser sees from the draft (after every change)."""
+        result = drafts.validate(self.name, self._draft)
+        self.canvas_nodes = drafts.canvas_nodes(
+            self._draft, result, self._statuses, self.selected_node
+        )
+        self.canvas_edges = drafts.canvas_edges(
+            self._draft, result, self._statuses, self.selected_edge
+        )
+        self.problems = drafts.problem_rows(result)
+        self.error_count, self.warning_count = len(result.errors), len(result.warnings)
+        node = drafts.find_node(self._draft, self.selected_node)
+        if node is None:
+            self.selected_node = ""
+            self.form, self.field_errors, self.node_problems = NodeForm(), {}, []
+            return
+        self.form = node_form.build_form(node, self._texts)
+        mine = [issue for issue in result.issues() if issue.node_id == self.selected_node]
+        self.node_problems = [drafts.short_message(issue) for issue in mine]
+        self.field_errors = {
+            key: drafts.short_message(issue)
+            for issue in mine
+            if (key := drafts.form_field_of(issue)) is not None
+        }
+
+    def _change(self, draft: dict[str, Any]) -> None:
+        if draft is not self._draft:
+            self._draft = draft
+            self.dirty = True
+            self.message = ""
+        self._refresh()
+
+    # --- canvas events -----------------------------------------------------------
+
+    def add_node(self, node_type: str) -> None:
+        """Palette click: a new node right of the others, selected."""
+        self._add(node_type, None, None)
+
+    def drop_node(self, drop: dict[str, Any]) -> None:
+        """Palette drag and drop: a new node where it was dropped."""
+        self._add(str(drop.get("type", "")), drop.get("x"), drop.get("y"))
+
+    def _add(self, node_type: str, x: Any, y: Any) -> None:
+        try:
+            position_x = float(x) if x is not None else None
+            position_y = float(y) if y is not None else None
+            draft, node_id = drafts.add_node(self._draft, node_type, position_x, position_y)
+        except (KeyError, TypeError, ValueError):
+            self.error = f"Unknown node type {node_type!r}."
+            return
+        self.selected_node, self.selected_edge = node_id, ""
+        self._change(draft)
+
+    def nodes_moved(self, moves: list[dict[str, Any]]) -> None:
+        self._change(drafts.move_nodes(self._draft, moves))
+
+    def connect_nodes(self, connection: dict[str, Any]) -> None:
+        self._change(
+            drafts.connect(
+                self._draft,
+                str(connection.get("source") or ""),
+                connection.get("sourceHandle"),
+                str(connection.get("target") or ""),
+            )
+        )
+
+    def delete_items(self, items: dict[str, Any]) -> None:
+        nodes = [str(node_id) for node_id in items.get("nodes") or []]
+        edges = [str(edge_id) for edge_id in items.get("edges") or []]
+        self._change(drafts.delete_items(self._draft, nodes, edges))
+
+    def delete_selected(self) -> None:
+        """The panel's Delete button (the canvas handles the Delete key itself)."""
+        self.delete_items({"nodes": [self.selected_node], "edges": [self.selected_edge]})
+
+    def select_item(self, item: dict[str, Any]) -> None:
+        kind, item_id = item.get("kind"), str(item.get("id") or "")
+        self.selected_node = item_id if kind == "node" else ""
+        self.selected_edge = item_id if kind == "edge" else ""
+        self.form_error = ""
+        self._refresh()
+
+    def select_node(self, node_id: str) -> None:
+        """A problem in the list was clicked: select its node."""
+        self.select_item({"kind": "node", "id": node_id})
+
+    # --- panel events ------------------------------------------------------------
+
+    def _edit_selected(self, edit: Any, *args: Any) -> None:
+        node = drafts.find_node(self._draft, self.selected_node)
+        if node is not None:
+            self._change(drafts.replace_node(self._draft, edit(node, *args)))
+
+    def set_field(self, name: str, value: Any) -> None:
+        """One form field changed; JSON fields keep the typed text (see ``node_form``)."""
+        if name in node_form.JSON_FIELDS:
+            self._texts[f"{self.selected_node}:{name}"] = str(value)
+        try:
+            self._edit_selected(node_form.apply_edit, name, value)
+            self.form_error = ""
+        except FormError as problem:
+            self.form_error = f"{name.replace('_', ' ').capitalize()}: {problem}"
+            self._refresh()
+        except KeyError:
+            self.form_error = f"Unknown field {name!r}."
+
+    def toggle_method(self, method: str, on: bool) -> None:
+        self._edit_selected(node_form.toggle_method, method, on)
+
+    def set_header(self, index: int, part: str, value: str) -> None:
+        self._edit_selected(node_form.edit_header, index, part, value)
+
+    def add_header(self) -> None:
+        self._edit_selected(node_form.add_header)
+
+    def remove_header(self, index: int) -> None:
+        self._edit_selected(node_form.remove_header, index)
+
+    def set_rule(self, index: int, part: str, value: str) -> None:
+        self._edit_selected(node_form.edit_rule, index, part, value)
+
+    def add_rule(self) -> None:
+        self._edit_selected(node_form.add_rule)
+
+    def remove_rule(self, index: int) -> None:
+        self._edit_selected(node_form.remove_rule, index)
+
+    def set_name(self, value: str) -> None:
+        self.name = value
+        self._change(self._draft)
+        self.dirty = True
+
+    # --- saving, activating, versions ----------------------------------------------
+
+    def save(self) -> EventSpec | None:
+        """Store the draft as a new version (an invalid one as an inactive draft)."""
+        self.error = ""
+        if self.form_error:
+            self.error = f"Not saved: {self.form_error}"
+            return None
+        try:
+            with session_scope() as session:
+                user = self._signed_in_user(session)
+                if user is None:
+                    return self._to_sign_in()
+                workflow = workflow_service.update_workflow(
+                    session=session,
+                    user=user,
+                    workflow_id=self.workflow_id,
+                    data=workflow_service.WorkflowUpdate(name=self.name, graph=self._draft),
+                )
+                self.version, self.is_active = workflow.version, workflow.is_active
+        except ServiceError as problem:
+            self.error = f"Not saved: {problem}"
+            return None
+        self.dirty = False
+        self.message = (
+            f"Saved version {self.version}."
+            if not self.error_count
+            else f"Saved version {self.version} as a draft: fix the problems to run it."
+        )
+        return None
+
+    def set_active(self, active: bool) -> EventSpec | None:
+        self.error = ""
+        try:
+            with session_scope() as session:
+                user = self._signed_in_user(session)
+                if user is None:
+                    return self._to_sign_in()
+                workflow = workflow_service.set_active(
+                    session=session, user=user, workflow_id=self.workflow_id, active=active
+                )
+                self.is_active = workflow.is_active
+        except ServiceError as problem:
+            self.error = str(problem)
+        return None
+
+    def load_versions(self) -> EventSpec | None:
+        with session_scope() as session:
+            user = self._signed_in_user(session)
+            if user is None:
+                return self._to_sign_in()
+            rows = workflow_service.list_versions(
+                session=session, user=user, workflow_id=self.workflow_id
+            )
+            self.versions = [
+                VersionRow(version=row.version, created=row.created_at.strftime("%Y-%m-%d %H:%M"))
+                for row in rows
+            ]
+        return None
+
+    def open_version(self, version: int) -> EventSpec | None:
+        """Load an earlier version into the draft; saving it restores it as the newest."""
+        with session_scope() as session:
+            user = self._signed_in_user(session)
+            if user is None:
+                return self._to_sign_in()
+            rows = workflow_service.list_versions(
+                session=session, user=user, workflow_id=self.workflow_id
+            )
+            row = next((row for row in rows if row.version == version), None)
+            if row is None:
+                self.error = f"Version {version} no longer exists."
+                return None
+            self.name = row.name
+            draft = {"nodes": row.graph.get("nodes", []), "edges": row.graph.get("edges", [])}
+        self._texts = {}
+        self.selected_node = self.selected_edge = ""
+        self._change(draft)
+        self.message = f"Showing version {version}. Save to restore it as the newest version."
+        return None
+
+    # --- running -----------------------------------------------------------------
+
+    def set_run_payload(self, value: str) -> None:
+        self.run_payload = value
+
+    def set_run_open(self, value: bool) -> None:
+        self.run_open = value
+        self.run_error = ""
+
+    def run(self) -> EventSpec | list[EventSpec] | None:
+        """Save if needed, start a manual run with the test payload, and follow it."""
+        self.run_error = ""
+        try:
+            payload = json.loads(self.run_payload) if self.run_payload.strip() else None
+        except json.JSONDecodeError as problem:
+            self.run_error = (
+                f"The test payload is not valid JSON: {problem.msg} (line {problem.lineno})."
+            )
+            return None
+        if self.dirty:
+            redirect = self.save()
+            if redirect is not None or self.error:
+                self.run_error = self.error
+                return redirect
+        try:
+            with session_scope() as session:
+                user = self._signed_in_user(session)
+                if user is None:
+                    return self._to_sign_in()
+                execution = execution_service.run_workflow(
+                    session=session, user=user, workflow_id=self.workflow_id, payload=payload
+                )
+                self.execution_id, self.execution_status = execution.id, execution.status.value
+        except ServiceError as problem:
+            self.run_error = str(problem)
+            return None
+        self.run_open = False
+        self._statuses = {node["id"]: "PENDING" for node in self._draft["nodes"]}
+        self.results = {}
+        self._refresh()
+        return EditorState.follow
+
+    @rx.event(background=True)  # type: ignore[operator]
+    async def follow(self) -> None:
+        """Colour the nodes by the live updates of the run until it ends."""
+        async with self:
+            execution_id = self.execution_id
+            with session_scope() as session:
+                user = self._signed_in_user(session)
+        if user is None or not execution_id:
+            return
+        async with execution_service.follow_execution(user=user, execution_id=execution_id) as (
+            snapshot,
+            updates,
+        ):
+            async with self:
+                self._show_runs(snapshot.nodes.values(), snapshot.execution.status.value)
+            if snapshot.execution.status.value not in TERMINAL:
+                async for update in updates:
+                    async with self:
+                        if self.execution_id != execution_id:
+                            return  # a newer run (or another page) took over
+                        self._apply(update)
+                    if update.type in FINAL_TYPES:
+                        break
+        async with self:
+            with session_scope() as session:
+                user = self._signed_in_user(session)
+                if user is None or self.execution_id != execution_id:
+                    return
+                execution = execution_service.get_execution(
+                    session=session, user=user, execution_id=execution_id
+                )
+                runs = execution_service.node_runs(session=session, execution=execution)
+                self._show_runs(runs, execution.status.value)
+
+    def _show_runs(self, runs: Any, status: str) -> None:
+        for run in runs:
+            self._statuses[run.node_id] = run.status.value
+            self.results[run.node_id] = _result_of(run)
+        self.results = dict(self.results)
+        self.execution_status = status
+        self._refresh()
+
+    def _apply(self, update: ExecutionUpdate) -> None:
+        if update.type in _EXECUTION_STATUS:
+            self.execution_status = _EXECUTION_STATUS[update.type]
+        if update.node_id is None:
+            return
+        result = self.results.get(update.node_id, NodeResult())
+        if update.type == UpdateType.TOKEN and isinstance(update.data, str):
+            result.status = "RUNNING"
+            result.output = (result.output + update.data)[-MAX_SHOWN_JSON:]
+        node_status = _NODE_STATUS.get(update.type)
+        if node_status is not None:
+            result.status = node_status
+            self._statuses[update.node_id] = node_status
+            data = update.data if isinstance(update.data, dict) else {}
+            if "duration" in data:
+                result.duration = f"{data['duration']} ms"
+            if "output" in data:
+                result.output = _json(data["output"])
+            if isinstance(data.get("error"), dict):
+                result.error = str(data["error"].get("message", ""))
+        self.results = {**self.results, update.node_id: result}
+        if node_status is not None:
+            self._refresh()
+
+    def open_execution(self) -> EventSpec:
+        return rx.redirect(routes.execution(self.execution_id))
