@@ -59,6 +59,8 @@ def running_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp
         "WORKFUSE_DATA_DIR": str(data_dir),
         "REFLEX_TELEMETRY_ENABLED": "false",
         "WORKFUSE_BASE_URL": f"http://127.0.0.1:{port}",
+        # HTTP nodes in browser tests call servers the tests start on loopback.
+        "WORKFUSE_EGRESS_ALLOW": "127.0.0.1",
     }
     log_path = tmp_path_factory.mktemp("logs") / "reflex.log"
     reflex = str(Path(sys.executable).parent / "reflex")

@@ -215,9 +215,23 @@ function Canvas({
   const flow = useReactFlow();
   const wrapper = useRef(null);
 
+  // A node added from the palette may land outside the visible area: pan to it.
+  const knownIds = useRef(null);
   useEffect(() => {
     setFlowNodes((previous) => toFlowNodes(nodes || [], previous));
-  }, [nodes]);
+    const ids = new Set((nodes || []).map((node) => node.id));
+    const added = knownIds.current ? (nodes || []).filter((n) => !knownIds.current.has(n.id)) : [];
+    knownIds.current = ids;
+    const box = wrapper.current && wrapper.current.getBoundingClientRect();
+    if (added.length !== 1 || !box) return;
+    const { x, y, zoom } = flow.getViewport();
+    const at = added[0].position;
+    const left = at.x * zoom + x;
+    const top = at.y * zoom + y;
+    if (left < 0 || top < 0 || left + 200 * zoom > box.width || top + 60 * zoom > box.height) {
+      flow.setCenter(at.x + 100, at.y + 30, { zoom, duration: 250 });
+    }
+  }, [nodes, flow]);
   useEffect(() => {
     setFlowEdges(toFlowEdges(edges || []));
   }, [edges]);

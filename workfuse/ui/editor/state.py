@@ -122,7 +122,7 @@ class EditorState(SessionState):
     execution_status: str = ""
     results: dict[str, NodeResult] = {}
 
-    _draft: dict[str, Any] = {}
+    _draft_json: str = '{"nodes": [], "edges": []}'
     _texts: dict[str, str] = {}
     _statuses: dict[str, str] = {}
 
@@ -186,27 +186,31 @@ class EditorState(SessionState):
         self.version = workflow.version
         self.is_active = workflow.is_active
         self.webhook_url = workflow_service.webhook_url(workflow)
-        self._draft = {
+        draft = {
             "nodes": list(workflow.graph.get("nodes", [])),
             "edges": list(workflow.graph.get("edges", [])),
         }
+        self._draft_json = json.dumps(draft)
         self._texts = {}
-        trigger = next((n for n in self._draft["nodes"] if n.get("type") == "trigger"), None)
+        trigger = next((n for n in draft["nodes"] if n.get("type") == "trigger"), None)
         sample = ((trigger or {}).get("data") or {}).get("config", {}).get("samplePayload")
         self.run_payload = json.dumps(sample if sample is not None else {}, indent=2)
 
-    def _refresh(self) -> None:
+    def _get_draft(self) -> drafts.Draft:
+        """A plain copy of the draft (kept as JSON text, so no state proxies leak out)."""
+        draft: drafts.Draft = json.loads(self._draft_json)
+        return draft
+
+    def _refresh(self, draft: drafts.Draft | None = None) -> None:
         """Recompute everything the browser sees from the draft (after every change)."""
-        result = drafts.validate(self.name, self._draft)
-        self.canvas_nodes = drafts.canvas_nodes(
-            self._draft, result, self._statuses, self.selected_node
-        )
-        self.canvas_edges = drafts.canvas_edges(
-            self._draft, result, self._statuses, self.selected_edge
-        )
+        if draft is None:
+            draft = self._get_draft()
+        result = drafts.validate(self.name, draft)
+        self.canvas_nodes = drafts.canvas_nodes(draft, result, self._statuses, self.selected_node)
+        self.canvas_edges = drafts.canvas_edges(draft, result, self._statuses, self.selected_edge)
         self.problems = drafts.problem_rows(result)
         self.error_count, self.warning_count = len(result.errors), len(result.warnings)
-        node = drafts.find_node(self._draft, self.selected_node)
+        node = drafts.find_node(draft, self.selected_node)
         if node is None:
             self.selected_node = ""
             self.form, self.field_errors, self.node_problems = NodeForm(), {}, []
@@ -220,12 +224,14 @@ class EditorState(SessionState):
             if (key := drafts.form_field_of(issue)) is not None
         }
 
-    def _change(self, draft: dict[str, Any]) -> None:
-        if draft is not self._draft:
-            self._draft = draft
+    def _change(self, draft: drafts.Draft) -> None:
+        """Store ``draft`` (if it differs: then the editor is dirty) and refresh."""
+        text = json.dumps(draft)
+        if text != self._draft_json:
+            self._draft_json = text
             self.dirty = True
             self.message = ""
-        self._refresh()
+        self._refresh(draft)
 
     # --- canvas events -----------------------------------------------------------
 
@@ -241,7 +247,7 @@ class EditorState(SessionState):
         try:
             position_x = float(x) if x is not None else None
             position_y = float(y) if y is not None else None
-            draft, node_id = drafts.add_node(self._draft, node_type, position_x, position_y)
+            draft, node_id = drafts.add_node(self._get_draft(), node_type, position_x, position_y)
         except (KeyError, TypeError, ValueError):
             self.error = f"Unknown node type {node_type!r}."
             return
@@ -249,12 +255,12 @@ class EditorState(SessionState):
         self._change(draft)
 
     def nodes_moved(self, moves: list[dict[str, Any]]) -> None:
-        self._change(drafts.move_nodes(self._draft, moves))
+        self._change(drafts.move_nodes(self._get_draft(), moves))
 
     def connect_nodes(self, connection: dict[str, Any]) -> None:
         self._change(
             drafts.connect(
-                self._draft,
+                self._get_draft(),
                 str(connection.get("source") or ""),
                 connection.get("sourceHandle"),
                 str(connection.get("target") or ""),
@@ -264,7 +270,7 @@ class EditorState(SessionState):
     def delete_items(self, items: dict[str, Any]) -> None:
         nodes = [str(node_id) for node_id in items.get("nodes") or []]
         edges = [str(edge_id) for edge_id in items.get("edges") or []]
-        self._change(drafts.delete_items(self._draft, nodes, edges))
+        self._change(drafts.delete_items(self._get_draft(), nodes, edges))
 
     def delete_selected(self) -> None:
         """The panel's Delete button (the canvas handles the Delete key itself)."""
@@ -284,9 +290,10 @@ class EditorState(SessionState):
     # --- panel events ------------------------------------------------------------
 
     def _edit_selected(self, edit: Any, *args: Any) -> None:
-        node = drafts.find_node(self._draft, self.selected_node)
+        draft = self._get_draft()
+        node = drafts.find_node(draft, self.selected_node)
         if node is not None:
-            self._change(drafts.replace_node(self._draft, edit(node, *args)))
+            self._change(drafts.replace_node(draft, edit(node, *args)))
 
     def set_field(self, name: str, value: Any) -> None:
         """One form field changed; JSON fields keep the typed text (see ``node_form``)."""
@@ -324,8 +331,8 @@ class EditorState(SessionState):
 
     def set_name(self, value: str) -> None:
         self.name = value
-        self._change(self._draft)
         self.dirty = True
+        self._refresh()
 
     # --- saving, activating, versions ----------------------------------------------
 
@@ -344,7 +351,7 @@ class EditorState(SessionState):
                     session=session,
                     user=user,
                     workflow_id=self.workflow_id,
-                    data=workflow_service.WorkflowUpdate(name=self.name, graph=self._draft),
+                    data=workflow_service.WorkflowUpdate(name=self.name, graph=self._get_draft()),
                 )
                 self.version, self.is_active = workflow.version, workflow.is_active
         except ServiceError as problem:
@@ -445,7 +452,7 @@ class EditorState(SessionState):
             self.run_error = str(problem)
             return None
         self.run_open = False
-        self._statuses = {node["id"]: "PENDING" for node in self._draft["nodes"]}
+        self._statuses = {node["id"]: "PENDING" for node in self._get_draft()["nodes"]}
         self.results = {}
         self._refresh()
         return EditorState.follow

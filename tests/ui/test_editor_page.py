@@ -1,0 +1,231 @@
+"""The workflow editor in a real browser: build, configure, validate, save, reload, run."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import Locator, Page, expect
+
+from tests.ui.conftest import OWNER_EMAIL, OWNER_PASSWORD, RunningApp, screenshot
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(900)]
+
+TRIGGER_ONLY = {
+    "nodes": [
+        {
+            "id": "start",
+            "type": "trigger",
+            "position": {"x": 0, "y": 0},
+            "data": {"label": "Start", "config": {"source": "manual", "samplePayload": {"n": 1}}},
+        }
+    ],
+    "edges": [],
+}
+
+
+class _Recorder(BaseHTTPRequestHandler):
+    received: list[Any]
+
+    def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.server.received.append(json.loads(body or b"null"))  # type: ignore[attr-defined]
+        reply = b'{"ok": true}'
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(reply)))
+        self.end_headers()
+        self.wfile.write(reply)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def recorder() -> Iterator[tuple[str, list[Any]]]:
+    """An HTTP server on 127.0.0.1 that records the JSON bodies POSTed to it."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
+    server.received = []  # type: ignore[attr-defined]
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/hook", server.received  # type: ignore[attr-defined]
+    server.shutdown()
+    server.server_close()
+
+
+def _create_workflow(app: RunningApp, name: str, graph: dict[str, Any]) -> str:
+    with httpx.Client(base_url=app.url, timeout=10) as api:
+        signed_in = api.post(
+            "/api/auth/sign-in", json={"email": OWNER_EMAIL, "password": OWNER_PASSWORD}
+        )
+        assert signed_in.status_code == 200, signed_in.text
+        created = api.post("/api/workflows", json={"name": name, "graph": graph})
+        assert created.status_code == 201, created.text
+        return str(created.json()["id"])
+
+
+def _node(page: Page, node_id: str) -> Locator:
+    return page.locator(f'[data-testid="canvas-node"][data-node-id="{node_id}"]')
+
+
+def _handle(page: Page, node_id: str, kind: str, handle: str | None = None) -> Locator:
+    selector = f'.react-flow__node[data-id="{node_id}"] .react-flow__handle.{kind}'
+    if handle is not None:
+        selector += f'[data-handleid="{handle}"]'
+    return page.locator(selector)
+
+
+def _connect(page: Page, source: str, target: str, handle: str | None = None) -> None:
+    """Drag from ``source``'s output handle to ``target``'s input, as a person would."""
+    start = _handle(page, source, "source", handle).bounding_box()
+    end = _handle(page, target, "target").bounding_box()
+    assert start is not None and end is not None
+    page.mouse.move(start["x"] + start["width"] / 2, start["y"] + start["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(end["x"] + end["width"] / 2, end["y"] + end["height"] / 2, steps=12)
+    page.mouse.up()
+
+
+def _fit_view(page: Page) -> None:
+    """Show every node (the canvas renders only the nodes in view)."""
+    page.locator(".react-flow__controls-fitview").click()
+    page.wait_for_timeout(300)
+
+
+def _add(page: Page, node_type_label: str, expected_count: int) -> None:
+    page.locator(".palette-item", has_text=node_type_label).first.click()
+    _fit_view(page)
+    expect(page.locator('[data-testid="canvas-node"]')).to_have_count(expected_count)
+
+
+def test_build_validate_save_reload_and_run(
+    running_app: RunningApp, signed_in_page: Page, recorder: tuple[str, list[Any]]
+) -> None:
+    hook_url, received = recorder
+    workflow_id = _create_workflow(running_app, "Editor journey", TRIGGER_ONLY)
+    page = signed_in_page
+    page.goto(f"{running_app.url}/workflows/{workflow_id}")
+    expect(_node(page, "start")).to_be_visible(timeout=30_000)
+    screenshot(page, "editor-new")
+
+    # When: the person adds a transform, a condition and two more nodes from the palette
+    _add(page, "Transform", 2)
+    expect(page.locator(".panel-title")).to_have_text("Transform")
+    page.locator('textarea[name="code"]').fill("trigger.data.n * 2")
+    _add(page, "Condition", 3)
+    page.get_by_role("button", name="Add rule").click()
+    page.locator(".rule-field input").fill("{{ nodes.transform.result ")
+
+    # Then: the broken template shows as a problem on the field and on the node
+    expect(page.locator(".field-error").first).to_contain_text("template", timeout=10_000)
+    expect(_node(page, "condition")).to_have_attribute("data-invalid", "true")
+    screenshot(page, "editor-validation-error")
+
+    # When: it is fixed, the problem goes away
+    page.locator(".rule-field input").fill("{{ nodes.transform.result }}")
+    page.locator('input[placeholder="value"]').fill("42")
+    expect(page.locator(".field-error")).to_have_count(0, timeout=10_000)
+
+    _add(page, "HTTP Request", 4)
+    page.locator(".side-panel").get_by_role("combobox").first.click()
+    page.get_by_role("option", name="POST").click()
+    page.locator('input[name="url"]').fill(hook_url)
+    page.locator('textarea[name="body"]').fill('{"value": "{{ nodes.transform.result }}"}')
+    _add(page, "Transform", 5)
+    page.locator('textarea[name="code"]').fill('"small"')
+    _fit_view(page)
+
+    # And: connects them by dragging between handles
+    _connect(page, "start", "transform")
+    _connect(page, "transform", "condition")
+    _connect(page, "condition", "http", handle="branch1")
+    _connect(page, "condition", "transform-2", handle="default")
+    expect(page.locator(".react-flow__edge")).to_have_count(4)
+    page.keyboard.press("Escape")
+    expect(page.locator(".problem-count")).to_have_text("0", timeout=10_000)
+    expect(page.locator(".dirty")).to_be_visible()
+    screenshot(page, "editor-built")
+
+    # When: Ctrl+S saves, and the page is reloaded
+    page.keyboard.press("Control+s")
+    expect(page.locator(".saved")).to_contain_text("v2", timeout=10_000)
+    page.reload()
+
+    # Then: the workflow is as it was drawn
+    expect(page.locator('[data-testid="canvas-node"]')).to_have_count(5, timeout=30_000)
+    expect(page.locator(".react-flow__edge")).to_have_count(4)
+    _node(page, "transform").click()
+    expect(page.locator('textarea[name="code"]')).to_have_value("trigger.data.n * 2")
+
+    # When: it runs with a test payload
+    page.locator(".run-button").click()
+    page.locator('textarea[name="run_payload"]').fill('{"n": 21}')
+    page.locator(".run-confirm").click()
+
+    # Then: the nodes show their statuses live, and the HTTP call carried the result
+    status = '[data-testid="node-status"]'
+    expect(_node(page, "http").locator(status)).to_have_attribute(
+        "data-status", "SUCCEEDED", timeout=30_000
+    )
+    expect(_node(page, "transform-2").locator(status)).to_have_attribute("data-status", "SKIPPED")
+    expect(page.locator(".run-state")).to_have_text("completed", timeout=30_000)
+    assert received == [{"value": "42"}] or received == [{"value": 42}]
+    page.get_by_role("tab", name="Last run").click()
+    expect(page.locator(".node-result")).to_contain_text("42")
+    screenshot(page, "editor-run")
+
+
+def test_delete_key_removes_the_selected_node_and_its_edges(
+    running_app: RunningApp, signed_in_page: Page
+) -> None:
+    graph = {
+        "nodes": [
+            *TRIGGER_ONLY["nodes"],
+            {
+                "id": "shape",
+                "type": "transform",
+                "position": {"x": 300, "y": 0},
+                "data": {"label": "Shape", "config": {"language": "jsonata", "code": "trigger"}},
+            },
+        ],
+        "edges": [{"id": "e1", "source": "start", "target": "shape"}],
+    }
+    workflow_id = _create_workflow(running_app, "Deleting", graph)
+    page = signed_in_page
+    page.goto(f"{running_app.url}/workflows/{workflow_id}")
+    expect(_node(page, "shape")).to_be_visible(timeout=30_000)
+
+    _node(page, "shape").click()
+    expect(page.locator(".panel-title")).to_have_text("Shape")
+    page.keyboard.press("Delete")
+
+    expect(page.locator('[data-testid="canvas-node"]')).to_have_count(1)
+    expect(page.locator(".react-flow__edge")).to_have_count(0)
+    expect(page.locator(".dirty")).to_be_visible()
+    expect(page.locator(".side-panel")).to_contain_text("Problems")
+
+
+def test_another_users_workflow_is_not_found(
+    running_app: RunningApp, signed_in_page: Page, browser: Any
+) -> None:
+    workflow_id = _create_workflow(running_app, "Private", TRIGGER_ONLY)
+    with httpx.Client(base_url=running_app.url, timeout=10) as api:
+        api.post(
+            "/api/auth/sign-up", json={"email": "mallory@example.com", "password": "another long one"}
+        )
+        signed_in = api.post(
+            "/api/auth/sign-in", json={"email": "mallory@example.com", "password": "another long one"}
+        )
+        assert signed_in.status_code == 200, signed_in.text
+        cookies = [{"name": k, "value": v, "url": running_app.url} for k, v in api.cookies.items()]
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    context.add_cookies(cookies)
+    page = context.new_page()
+    page.goto(f"{running_app.url}/workflows/{workflow_id}")
+    expect(page.get_by_text("Workflow not found")).to_be_visible(timeout=30_000)
+    expect(page.locator('[data-testid="canvas-node"]')).to_have_count(0)
+    context.close()
