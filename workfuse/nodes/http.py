@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import email.utils
 import json
+import re
 import time
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -31,6 +32,10 @@ MAX_RESPONSE_BYTES = net.DEFAULT_MAX_RESPONSE_BYTES  #: bytes of response body k
 ERROR_EXCERPT_CHARS = 300  #: characters of a failed response's body quoted in the error
 RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 MASK = "***"
+
+
+#: An HTTP header name (RFC 9110 token).
+HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 
 
 class HTTPAuth(NodeConfigModel):
@@ -53,6 +58,15 @@ class HTTPNodeConfig(NodeConfigModel):
     body: Any = None
     auth: HTTPAuth | None = None
     timeout: int | None = Field(default=None, ge=1, le=MAX_TIMEOUT_MS, description="milliseconds")
+
+    @field_validator("headers")
+    @classmethod
+    def _header_names_are_tokens(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        """Header names are HTTP tokens: an empty or spaced name is refused on save."""
+        for name in value or {}:
+            if not HEADER_NAME.fullmatch(name):
+                raise ValueError(f"{name!r} is not a valid header name")
+        return value
 
     @field_validator("headers", mode="before")
     @classmethod

@@ -186,7 +186,9 @@ def form_field_of(issue: ValidationIssue) -> str | None:
     """Which panel field an issue belongs to: ``url``, ``rule.0``, ``headers``, ``label``."""
     if not issue.field:
         return None
-    parts = issue.field.split(".")
+    # Parse errors say ``nodes[2].data.label`` or ``config.conditions[0].branch``.
+    path = re.sub(r"^nodes\[\d+\]\.", "", issue.field)
+    parts = re.sub(r"\[(\d+)\]", r".\1", path).split(".")
     if parts[0] == "data" and len(parts) > 1:
         parts = parts[1:]
     if parts[0] == "label":

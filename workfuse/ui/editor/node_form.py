@@ -133,6 +133,10 @@ SCALAR_FIELDS: dict[str, tuple[tuple[str, ...], Kind]] = {
 JSON_FIELDS = frozenset(
     name for name, (_, kind) in SCALAR_FIELDS.items() if kind.startswith("json")
 )
+#: Fields shown back exactly as typed (JSON, numbers): ``1.`` must not turn into ``1.0``.
+TYPED_FIELDS = JSON_FIELDS | {
+    name for name, (_, kind) in SCALAR_FIELDS.items() if kind in ("int", "float")
+}
 DEFAULT_RETRY = {"maxAttempts": 3, "initialDelayMs": 1000, "backoffMultiplier": 2.0}
 DEFAULT_HMAC = {"header": "X-Signature-256", "algorithm": "sha256", "secretArn": ""}
 
@@ -188,15 +192,27 @@ def _number(text: str, kind: Kind) -> Any:
         return text
 
 
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
 def parse_loose(text: str) -> Any:
     """A condition value or HTTP body: JSON when it parses (``200``, ``true``, ``{..}``),
-    else the text itself; ``""`` is None."""
+    else the text itself; ``""`` is None. ``NaN``/``Infinity`` (not JSON) stay text."""
     if not text.strip():
         return None
     try:
-        return json.loads(text)
+        return json.loads(text, parse_constant=_refuse_constant)
     except ValueError:
         return text
+
+
+def loose_text(value: Any) -> str:
+    """How :func:`parse_loose` values show: a string that would parse as something else
+    (``"200"``, ``"true"``) keeps its quotes, so editing it again keeps it a string."""
+    if isinstance(value, str) and value and parse_loose(value) != value:
+        return json.dumps(value)
+    return _text(value)
 
 
 def _converted(name: str, kind: Kind, value: Any) -> Any:
@@ -231,12 +247,17 @@ def build_form(node: dict[str, Any], texts: dict[str, str]) -> NodeForm:
     form = NodeForm(id=str(node.get("id", "")), type=node_type, type_label=spec_label)
     for name, (path, kind) in SCALAR_FIELDS.items():
         value = _get(data, path)
-        if kind == "bool":
+        typed = texts.get(f"{form.id}:{name}")
+        if typed is not None and name in TYPED_FIELDS:
+            setattr(form, name, typed)
+        elif value is None:
+            continue  # the form's default shows what the config model's default means
+        elif kind == "bool":
             setattr(form, name, bool(value))
+        elif name == "body":
+            setattr(form, name, loose_text(value) if isinstance(value, str) else _json_text(value))
         elif name in JSON_FIELDS:
-            typed = texts.get(f"{form.id}:{name}")
-            shown = _json_text(value) if not isinstance(value, str) else value
-            setattr(form, name, typed if typed is not None else shown)
+            setattr(form, name, _json_text(value))
         else:
             setattr(form, name, _text(value))
     form.retry_enabled = isinstance(data.get("retryPolicy"), dict)
@@ -254,7 +275,7 @@ def build_form(node: dict[str, Any], texts: dict[str, str]) -> NodeForm:
             RuleRow(
                 field=_text(rule.get("field")),
                 operator=str(rule.get("operator", "eq")),
-                value=_text(rule.get("value")),
+                value=loose_text(rule.get("value")),
                 branch=str(rule.get("branch", "")),
             )
             for rule in rules
@@ -307,10 +328,19 @@ def toggle_method(node: dict[str, Any], method: str, on: bool) -> dict[str, Any]
 
 
 def edit_header(node: dict[str, Any], index: int, part: str, text: str) -> dict[str, Any]:
-    """Rename (``part="key"``) or set (``part="value"``) the ``index``-th header row."""
+    """Rename (``part="key"``) or set (``part="value"``) the ``index``-th header row.
+
+    Renaming a row to a name another row has raises :class:`FormError` (headers are a
+    mapping: the rows would merge and one value would be lost).
+    """
     rows = build_form(node, {}).headers
-    if 0 <= index < len(rows):
-        setattr(rows[index], part, text)
+    if not 0 <= index < len(rows):
+        return node
+    if part == "key" and any(
+        i != index and row.key.lower() == text.lower() for i, row in enumerate(rows)
+    ):
+        raise FormError(f"the header {text!r} is already set above")
+    setattr(rows[index], part, text)
     return _with_headers(node, rows)
 
 
@@ -349,7 +379,8 @@ def edit_rule(node: dict[str, Any], index: int, part: str, text: str) -> dict[st
 def add_rule(node: dict[str, Any]) -> dict[str, Any]:
     updated = copy.deepcopy(node)
     rules = _rules(updated)
-    taken = {rule.get("branch") for rule in rules}
+    taken = {rule.get("branch") for rule in rules if isinstance(rule, dict)}
+    taken.add(updated["data"]["config"].get("defaultBranch") or "default")
     number = len(rules) + 1
     while f"branch{number}" in taken:
         number += 1

@@ -9,6 +9,7 @@ from reflex.vars import ObjectVar
 
 from workfuse.ui import routes
 from workfuse.ui.editor import node_form
+from workfuse.ui.editor.components import code_field
 from workfuse.ui.editor.draft import ProblemRow
 from workfuse.ui.editor.node_form import KeyValueRow, RuleRow
 from workfuse.ui.editor.state import EditorState
@@ -297,10 +298,16 @@ def http_form() -> rx.Component:
 def transform_form() -> rx.Component:
     return rx.vstack(
         select_field("Language", "language", node_form.LANGUAGES),
-        area_field(
+        labelled(
             "Code",
-            "code",
-            rows="10",
+            code_field(
+                value=form.code,
+                language=form.language,
+                name="code",
+                min_height=180,
+                on_change=lambda value: EditorState.set_field("code", value),
+            ),
+            key="code",
             hint=rx.cond(
                 form.language == "javascript",
                 "JavaScript: the value of the last expression (or `return`) is the result; "

@@ -297,7 +297,7 @@ class EditorState(SessionState):
 
     def set_field(self, name: str, value: Any) -> None:
         """One form field changed; JSON fields keep the typed text (see ``node_form``)."""
-        if name in node_form.JSON_FIELDS:
+        if name in node_form.TYPED_FIELDS:
             self._texts[f"{self.selected_node}:{name}"] = str(value)
         try:
             self._edit_selected(node_form.apply_edit, name, value)
@@ -312,7 +312,11 @@ class EditorState(SessionState):
         self._edit_selected(node_form.toggle_method, method, on)
 
     def set_header(self, index: int, part: str, value: str) -> None:
-        self._edit_selected(node_form.edit_header, index, part, value)
+        try:
+            self._edit_selected(node_form.edit_header, index, part, value)
+            self.form_error = ""
+        except FormError as problem:
+            self.form_error = f"Headers: {problem}"
 
     def add_header(self) -> None:
         self._edit_selected(node_form.add_header)

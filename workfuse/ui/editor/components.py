@@ -1,4 +1,4 @@
-"""The React Flow canvas (``canvas.jsx`` next to this file) as a Reflex component.
+"""The editor's own React components (``canvas.jsx``, ``code_field.jsx``) for Reflex.
 
 Events reach the backend only when a gesture is complete (a drag ended, an edge was
 drawn, items were deleted), never per animation frame.
@@ -12,6 +12,8 @@ import reflex as rx
 from reflex_base.event import EventHandler, no_args_event_spec, passthrough_event_spec
 
 XYFLOW = "@xyflow/react@12.8.2"
+SIMPLE_CODE_EDITOR = "react-simple-code-editor@0.14.1"
+PRISM = "prismjs@1.30.0"
 
 
 class WorkflowCanvas(rx.Component):
@@ -34,3 +36,21 @@ class WorkflowCanvas(rx.Component):
 
 
 workflow_canvas = WorkflowCanvas.create
+
+
+class CodeField(rx.Component):
+    """A highlighted code box (``code_field.jsx``); sends text 300 ms after typing stops."""
+
+    library = rx.asset("code_field.jsx", shared=True).importable_path
+    lib_dependencies: list[str] = [SIMPLE_CODE_EDITOR, PRISM]
+    tag = "CodeField"
+
+    value: rx.Var[str]
+    language: rx.Var[str]
+    name: rx.Var[str]
+    min_height: rx.Var[int]
+
+    on_change: EventHandler[passthrough_event_spec(str)]  # type: ignore[type-arg,valid-type]
+
+
+code_field = CodeField.create
