@@ -32,7 +32,7 @@ TRIGGER_ONLY = {
 class _Recorder(BaseHTTPRequestHandler):
     received: list[Any]
 
-    def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+    def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
         self.server.received.append(json.loads(body or b"null"))  # type: ignore[attr-defined]
         reply = b'{"ok": true}'
@@ -215,10 +215,12 @@ def test_another_users_workflow_is_not_found(
     workflow_id = _create_workflow(running_app, "Private", TRIGGER_ONLY)
     with httpx.Client(base_url=running_app.url, timeout=10) as api:
         api.post(
-            "/api/auth/sign-up", json={"email": "mallory@example.com", "password": "another long one"}
+            "/api/auth/sign-up",
+            json={"email": "mallory@example.com", "password": "another long one"},
         )
         signed_in = api.post(
-            "/api/auth/sign-in", json={"email": "mallory@example.com", "password": "another long one"}
+            "/api/auth/sign-in",
+            json={"email": "mallory@example.com", "password": "another long one"},
         )
         assert signed_in.status_code == 200, signed_in.text
         cookies = [{"name": k, "value": v, "url": running_app.url} for k, v in api.cookies.items()]
