@@ -16,6 +16,8 @@ from workfuse.engine.reconciler import start_reconciler_thread
 from workfuse.logs import configure_logging
 from workfuse.ui import routes
 from workfuse.ui.auth_page import AuthFormState, sign_in_page, sign_up_page
+from workfuse.ui.credentials_page import credentials_page
+from workfuse.ui.credentials_state import CredentialsState
 from workfuse.ui.executions_page import execution_detail_page, executions_page
 from workfuse.ui.executions_state import ExecutionDetailState, ExecutionsState
 from workfuse.ui.workflows_page import workflows_page
@@ -64,4 +66,10 @@ app.add_page(
     route=routes.EXECUTION,
     title="Execution · WorkFuse",
     on_load=ExecutionDetailState.load,
+)
+app.add_page(
+    credentials_page,
+    route=routes.CREDENTIALS,
+    title="Credentials · WorkFuse",
+    on_load=CredentialsState.load,
 )
