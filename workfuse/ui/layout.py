@@ -23,6 +23,7 @@ def top_bar() -> rx.Component:
         rx.link(
             "Credentials", href=routes.CREDENTIALS, weight="medium", color=rx.color("gray", 12)
         ),
+        rx.link("Settings", href=routes.SETTINGS, weight="medium", color=rx.color("gray", 12)),
         rx.separator(orientation="vertical", size="2"),
         rx.text(SessionState.user_email, size="2", color=rx.color("gray", 11)),
         native_form(
