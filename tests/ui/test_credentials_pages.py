@@ -5,16 +5,20 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
 from playwright.sync_api import Page, WebSocket, expect
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from tests.ui.conftest import OWNER_EMAIL, OWNER_PASSWORD, RunningApp, screenshot
 from workfuse.db import get_engine
+from workfuse.db_types import utcnow
 from workfuse.models import SecretReference, SecretValue
+from workfuse.models import Session as UserSession
+from workfuse.services.auth import SESSION_REFRESH_AFTER, SESSION_TTL
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(900)]
 
@@ -90,6 +94,16 @@ def http_graph(arn: str) -> dict[str, Any]:
     }
 
 
+def make_sessions_due_for_refresh(running_app: RunningApp) -> None:
+    """The next use of every session extends it (a database write before the action)."""
+    due = utcnow() + SESSION_TTL - SESSION_REFRESH_AFTER - timedelta(minutes=1)
+    with Session(get_engine(running_app.database_url)) as session:
+        for row in session.exec(select(UserSession).where(col(UserSession.expires_at) > due)):
+            row.expires_at = due
+            session.add(row)
+        session.commit()
+
+
 def row(page: Page, name: str) -> Any:
     return page.locator(".credential-row", has_text=name)
 
@@ -116,6 +130,8 @@ def test_a_created_credential_is_listed_and_its_value_never_reaches_the_browser(
     settled_screenshot(page, "credentials-empty")
 
     # When: they create one through the dialog, typing the value into a masked field
+    # (with their session due for its sliding refresh, a write before the store's)
+    make_sessions_due_for_refresh(running_app)
     page.get_by_role("button", name="New credential").first.click()
     dialog = page.get_by_role("dialog")
     dialog.get_by_label("Name").fill("Stripe live key")
@@ -175,7 +191,9 @@ def test_rotating_replaces_the_value_without_showing_it(
     listed = row(page, "OpenAI key")
     expect(listed).to_be_visible(timeout=LOAD_TIMEOUT)
 
-    # When: they rotate it with a new value in the masked field
+    # When: their session is due for its sliding refresh (a write on SQLite that must not
+    # hold the lock the local secret store needs), and they rotate it with a new value
+    make_sessions_due_for_refresh(running_app)
     listed.get_by_role("button", name="Rotate").click()
     dialog = page.get_by_role("dialog")
     expect(dialog).to_contain_text("Rotate OpenAI key")

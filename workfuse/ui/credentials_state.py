@@ -115,6 +115,16 @@ class CredentialsState(SessionState):
     def delete_in_use(self) -> bool:
         return len(self.delete_used_by) > 0
 
+    def _acting_user(self) -> User | None:
+        """The signed-in user, resolved in a transaction of its own (committed).
+
+        Resolving may extend the session (a write). The secret services write to the
+        local store through a session of their own, and on SQLite a write still pending
+        here would hold the lock that store waits for, until the busy timeout.
+        """
+        with session_scope() as session:
+            return self._signed_in_user(session)
+
     # --- list -------------------------------------------------------------------
 
     def load(self) -> EventSpec | None:
@@ -155,11 +165,11 @@ class CredentialsState(SessionState):
         """Store the submitted value and save the reference; the value is not kept."""
         self.create_error = ""
         name = _text(form_data, "name")
+        user = self._acting_user()
+        if user is None:
+            return self._to_sign_in()
         try:
             with session_scope() as session:
-                user = self._signed_in_user(session)
-                if user is None:
-                    return self._to_sign_in()
                 reference = service.create_secret(
                     session=session,
                     store=process_secret_store(),
@@ -197,11 +207,11 @@ class CredentialsState(SessionState):
     def rotate(self, form_data: dict[str, Any]) -> EventSpec | None:
         """Replace the value of the credential being rotated; the value is not kept."""
         self.rotate_error = ""
+        user = self._acting_user()
+        if user is None:
+            return self._to_sign_in()
         try:
             with session_scope() as session:
-                user = self._signed_in_user(session)
-                if user is None:
-                    return self._to_sign_in()
                 reference = service.rotate_secret(
                     session=session,
                     store=process_secret_store(),
@@ -256,11 +266,11 @@ class CredentialsState(SessionState):
             self._close_delete()
 
     def delete(self) -> EventSpec | None:
+        user = self._acting_user()
+        if user is None:
+            return self._to_sign_in()
         try:
             with session_scope() as session:
-                user = self._signed_in_user(session)
-                if user is None:
-                    return self._to_sign_in()
                 service.delete_secret(
                     session=session,
                     store=process_secret_store(),
