@@ -41,6 +41,7 @@ SQLModel.metadata.naming_convention = {
 MAX_NAME_LENGTH = 200  #: characters, workflow and credential names
 MAX_DESCRIPTION_LENGTH = 2000  #: characters
 MAX_EMAIL_LENGTH = 320  #: characters
+MAX_MODEL_LENGTH = 200  #: characters, an AI model's name
 
 
 class ExecutionStatus(StrEnum):
@@ -112,6 +113,10 @@ class User(SQLModel, table=True):
     email: str = Field(unique=True, max_length=MAX_EMAIL_LENGTH)
     name: str | None = Field(default=None, max_length=MAX_NAME_LENGTH)
     password_hash: str | None = Field(default=None, max_length=255)
+    default_ai_provider: str | None = Field(
+        default=None, max_length=32, description="preselected on new AI nodes"
+    )
+    default_ai_model: str | None = Field(default=None, max_length=MAX_MODEL_LENGTH)
     created_at: datetime = _created()
     updated_at: datetime = _updated()
 

@@ -18,8 +18,12 @@ from workfuse.ui import routes
 from workfuse.ui.auth_page import AuthFormState, sign_in_page, sign_up_page
 from workfuse.ui.editor.page import editor_page
 from workfuse.ui.editor.state import EditorState
+from workfuse.ui.credentials_page import credentials_page
+from workfuse.ui.credentials_state import CredentialsState
 from workfuse.ui.executions_page import execution_detail_page, executions_page
 from workfuse.ui.executions_state import ExecutionDetailState, ExecutionsState
+from workfuse.ui.settings_page import settings_page
+from workfuse.ui.settings_state import SettingsState
 from workfuse.ui.workflows_page import workflows_page
 from workfuse.ui.workflows_state import WorkflowsState
 
@@ -72,4 +76,11 @@ app.add_page(
     route=routes.WORKFLOW,
     title="Editor · WorkFuse",
     on_load=EditorState.load,
+    credentials_page,
+    route=routes.CREDENTIALS,
+    title="Credentials · WorkFuse",
+    on_load=CredentialsState.load,
+)
+app.add_page(
+    settings_page, route=routes.SETTINGS, title="Settings · WorkFuse", on_load=SettingsState.load
 )

@@ -558,3 +558,79 @@ def test_canary_never_appears_in_logs_errors_or_public_data(
     ]
     for text in texts:
         assert CANARY not in text
+
+
+# --- usage ------------------------------------------------------------------------------
+
+
+def _workflow(session: Session, user: User, name: str, nodes: list[Any]) -> Workflow:
+    workflow = Workflow(
+        name=name, graph={"nodes": nodes, "edges": []}, webhook_token=f"t-{name}", user_id=user.id
+    )
+    session.add(workflow)
+    session.commit()
+    return workflow
+
+
+def _node(node_id: str, node_type: str, config: dict[str, Any]) -> dict[str, Any]:
+    return {"id": node_id, "type": node_type, "data": {"label": node_id, "config": config}}
+
+
+def test_usage_finds_every_node_config_that_names_a_credential(
+    session: Session, store: SpyStore, user: User, other_user: User
+) -> None:
+    # Given: three credentials of the user, one of another user
+    api = _create(session, store, user, name="api")
+    llm = _create(session, store, user, name="llm")
+    spare = _create(session, store, user, name="spare")
+    theirs = _create(session, store, other_user, name="theirs")
+    # And: workflows naming them in HTTP auth, AI and trigger HMAC configs
+    orders = _workflow(
+        session,
+        user,
+        "Orders",
+        [
+            _node("start", "trigger", {"source": "webhook", "hmac": {"secretArn": api.arn}}),
+            _node("fetch", "http", {"url": "https://x.test", "auth": {"secretArn": api.arn}}),
+            _node("ask", "ai", {"provider": "openai", "secretArn": llm.arn}),
+        ],
+    )
+    billing = _workflow(
+        session, user, "Billing", [_node("call", "http", {"auth": {"secretArn": api.arn}})]
+    )
+    _workflow(session, user, "Plain", [_node("start", "trigger", {"source": "manual"})])
+    # And: another user's workflow that names the user's ARN (it cannot use it)
+    _workflow(session, other_user, "Theirs", [_node("n", "http", {"auth": {"secretArn": api.arn}})])
+    _workflow(session, other_user, "Own", [_node("n", "ai", {"secretArn": theirs.arn})])
+
+    # When: the user's usage is read
+    usage = service.credential_usage(session=session, user_id=user.id)
+
+    # Then: each used credential maps to the user's workflows (by name) and their nodes
+    assert usage == {
+        api.arn: [
+            service.CredentialUse(billing.id, "Billing", ("call",)),
+            service.CredentialUse(orders.id, "Orders", ("fetch", "start")),
+        ],
+        llm.arn: [service.CredentialUse(orders.id, "Orders", ("ask",))],
+    }
+    assert spare.arn not in usage
+    assert service.workflows_using(session=session, user_id=user.id, secret_id=spare.id) == []
+    assert [
+        use.workflow_name
+        for use in service.workflows_using(session=session, user_id=user.id, secret_id=llm.id)
+    ] == ["Orders"]
+    with pytest.raises(NotFound):
+        service.workflows_using(session=session, user_id=other_user.id, secret_id=llm.id)
+
+
+def test_usage_ignores_malformed_graphs(session: Session, store: SpyStore, user: User) -> None:
+    # Given: a credential and drafts whose graphs are not well formed
+    _create(session, store, user, name="api")
+    _workflow(session, user, "Odd", ["not a node", {"id": "x"}, {"id": "y", "data": "text"}])
+    draft = Workflow(name="Empty", graph={}, webhook_token="t-empty", user_id=user.id)
+    session.add(draft)
+    session.commit()
+
+    # When / Then: nothing uses the credential, and nothing fails
+    assert service.credential_usage(session=session, user_id=user.id) == {}

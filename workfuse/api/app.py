@@ -13,7 +13,16 @@ from fastapi.responses import JSONResponse
 from workfuse import __version__
 from workfuse.api.errors import ErrorBody, install_error_handlers
 from workfuse.api.middleware import BodyLimitMiddleware, RequestLogMiddleware
-from workfuse.api.routes import ai, auth, auth_forms, executions, secrets, webhooks, workflows
+from workfuse.api.routes import (
+    ai,
+    auth,
+    auth_forms,
+    executions,
+    secrets,
+    settings,
+    webhooks,
+    workflows,
+)
 from workfuse.db import get_engine
 
 #: Documented on every route: the shape of an error response.
@@ -62,4 +71,5 @@ def create_api() -> FastAPI:
     api.include_router(secrets.router)
     api.include_router(executions.router)
     api.include_router(ai.router)
+    api.include_router(settings.router)
     return api

@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
@@ -101,6 +103,75 @@ def _discard(store: SecretStore, arn: str) -> None:
         pass
     except SecretStoreError as error:
         logger.error("orphaned secret %s could not be deleted from the store: %s", arn, error)
+
+
+@dataclass(frozen=True)
+class CredentialUse:
+    """A workflow whose current graph names a credential, and the nodes that do."""
+
+    workflow_id: str
+    workflow_name: str
+    node_ids: tuple[str, ...]
+
+
+def _strings(value: Any) -> Iterable[str]:
+    """Every string in a JSON-like value (dict values, list items), depth first."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            yield item
+        elif isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+
+
+def credential_usage(*, session: Session, user_id: str) -> dict[str, list[CredentialUse]]:
+    """The user's workflows that use each of the user's credentials, keyed by ARN.
+
+    A workflow uses a credential when a string anywhere in one of its nodes' configs
+    equals the credential's ARN (the fields node types declare as ``credential_fields``,
+    such as ``auth.secretArn`` of an HTTP node, ``secretArn`` of an AI node and
+    ``hmac.secretArn`` of a trigger, hold exactly that). Credentials nobody uses are
+    left out; workflows come in name order.
+
+    Limits: only the current version of each workflow is read (an execution still
+    running on an older version may use a credential its workflow no longer names),
+    and an ARN assembled by a template at run time is not recognised. It reads every
+    graph of the user: linear in the size of their workflows.
+    """
+    arns = set(
+        session.exec(select(SecretReference.arn).where(SecretReference.user_id == user_id)).all()
+    )
+    usage: dict[str, list[CredentialUse]] = {}
+    if not arns:
+        return usage
+    workflows = session.exec(
+        select(Workflow.id, Workflow.name, Workflow.graph)
+        .where(Workflow.user_id == user_id)
+        .order_by(col(Workflow.name), col(Workflow.id))
+    ).all()
+    for workflow_id, workflow_name, graph in workflows:
+        nodes_by_arn: dict[str, list[str]] = {}
+        nodes = graph.get("nodes") if isinstance(graph, dict) else None
+        for node in nodes if isinstance(nodes, list) else []:
+            if not isinstance(node, dict) or not isinstance(node.get("data"), dict):
+                continue
+            named = {text for text in _strings(node["data"].get("config")) if text in arns}
+            for arn in named:
+                nodes_by_arn.setdefault(arn, []).append(str(node.get("id", "")))
+        for arn, node_ids in nodes_by_arn.items():
+            usage.setdefault(arn, []).append(
+                CredentialUse(workflow_id, workflow_name, tuple(sorted(node_ids)))
+            )
+    return usage
+
+
+def workflows_using(*, session: Session, user_id: str, secret_id: str) -> list[CredentialUse]:
+    """The user's workflows that use one credential (see :func:`credential_usage`)."""
+    reference = get_secret(session=session, user_id=user_id, secret_id=secret_id)
+    return credential_usage(session=session, user_id=user_id).get(reference.arn, [])
 
 
 def get_secret(*, session: Session, user_id: str, secret_id: str) -> SecretReference:

@@ -20,6 +20,10 @@ def top_bar() -> rx.Component:
         rx.spacer(),
         rx.link("Workflows", href=routes.WORKFLOWS, weight="medium", color=rx.color("gray", 12)),
         rx.link("Executions", href=routes.EXECUTIONS, weight="medium", color=rx.color("gray", 12)),
+        rx.link(
+            "Credentials", href=routes.CREDENTIALS, weight="medium", color=rx.color("gray", 12)
+        ),
+        rx.link("Settings", href=routes.SETTINGS, weight="medium", color=rx.color("gray", 12)),
         rx.separator(orientation="vertical", size="2"),
         rx.text(SessionState.user_email, size="2", color=rx.color("gray", 11)),
         native_form(
