@@ -16,10 +16,10 @@ from workfuse.engine.reconciler import start_reconciler_thread
 from workfuse.logs import configure_logging
 from workfuse.ui import routes
 from workfuse.ui.auth_page import AuthFormState, sign_in_page, sign_up_page
-from workfuse.ui.editor.page import editor_page
-from workfuse.ui.editor.state import EditorState
 from workfuse.ui.credentials_page import credentials_page
 from workfuse.ui.credentials_state import CredentialsState
+from workfuse.ui.editor.page import editor_page
+from workfuse.ui.editor.state import EditorState
 from workfuse.ui.executions_page import execution_detail_page, executions_page
 from workfuse.ui.executions_state import ExecutionDetailState, ExecutionsState
 from workfuse.ui.settings_page import settings_page
@@ -76,6 +76,8 @@ app.add_page(
     route=routes.WORKFLOW,
     title="Editor · WorkFuse",
     on_load=EditorState.load,
+)
+app.add_page(
     credentials_page,
     route=routes.CREDENTIALS,
     title="Credentials · WorkFuse",
