@@ -150,6 +150,7 @@ def test_create_asks_for_a_name_and_opens_the_editor(
 
     # Then: the editor's address of the new workflow opens, and it is stored with a trigger
     expect(page).to_have_url(re.compile(r"/workflows/[0-9a-z]+/?$"), timeout=WAIT_MS)
+    expect(page).to_have_title("Editor · WorkFuse")
     (workflow,) = stored(running_app, "Nightly sales report")
     assert page.url.rstrip("/").endswith(f"/workflows/{workflow.id}")
     assert [node["type"] for node in workflow.graph["nodes"]] == ["trigger"]
