@@ -26,6 +26,7 @@ from workfuse.services.errors import (
 from workfuse.services.workflows import (
     WorkflowCreate,
     WorkflowUpdate,
+    create_empty_workflow,
     create_workflow,
     delete_workflow,
     ensure_runnable,
@@ -38,6 +39,7 @@ from workfuse.services.workflows import (
     to_public,
     update_workflow,
     webhook_url,
+    workflow_names,
 )
 from workfuse.settings import get_settings
 
@@ -810,3 +812,39 @@ def test_concurrent_update_is_a_conflict_not_a_crash(
     with Session(get_engine(database_url)) as check:
         stored = check.get(Workflow, workflow.id)
         assert stored is not None and stored.name == "First" and stored.version == 2
+
+
+def test_create_empty_workflow_holds_one_trigger_and_starts_inactive(
+    session: Session, user: User
+) -> None:
+    # When: a person creates a workflow by its name only
+    workflow = create_empty_workflow(session=session, user=user, name="  Nightly report ")
+    session.commit()
+
+    # Then: it is valid, inactive, named without the spaces, with a single trigger node
+    public = to_public(workflow)
+    assert workflow.name == "Nightly report"
+    assert workflow.is_active is False
+    assert public.validation.valid
+    assert [(item.id, item.type) for item in public.graph.nodes] == [("trigger", "trigger")]
+    assert public.graph.edges == []
+
+
+def test_create_empty_workflow_needs_a_name(session: Session, user: User) -> None:
+    with pytest.raises(InvalidInput, match="give the workflow a name"):
+        create_empty_workflow(session=session, user=user, name="   ")
+    with pytest.raises(InvalidInput, match="longer than"):
+        create_empty_workflow(session=session, user=user, name="x" * (MAX_NAME_LENGTH + 1))
+    assert list_workflows(session=session, user=user) == []
+
+
+def test_workflow_names_gives_only_the_users_own(
+    session: Session, user: User, other_user: User
+) -> None:
+    mine = make(session, user, "Mine")
+    theirs = make(session, other_user, "Theirs")
+
+    names = workflow_names(session=session, user=user, workflow_ids=[mine.id, theirs.id, "nope"])
+
+    assert names == {mine.id: "Mine"}
+    assert workflow_names(session=session, user=user, workflow_ids=[]) == {}

@@ -13,11 +13,12 @@ import base64
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -25,6 +26,7 @@ from workfuse.db import session_scope
 from workfuse.db_types import utcnow
 from workfuse.engine import broker
 from workfuse.engine.events import ExecutionUpdate, UpdateType, get_event_bus
+from workfuse.engine.plan import PlanNotFound, load_plan
 from workfuse.engine.state import TERMINAL, transition
 from workfuse.models import (
     Execution,
@@ -137,6 +139,78 @@ def get_execution(*, session: Session, user: User, execution_id: str) -> Executi
 def node_runs(*, session: Session, execution: Execution) -> list[NodeRun]:
     query = select(NodeRun).where(NodeRun.execution_id == execution.id)
     return list(session.exec(query.order_by(col(NodeRun.started_at), col(NodeRun.node_id))))
+
+
+@dataclass(frozen=True)
+class PinnedNode:
+    """A node of the graph version an execution runs (for labels and order)."""
+
+    id: str
+    label: str
+    type: str
+
+
+def pinned_nodes(*, session: Session, execution: Execution) -> list[PinnedNode]:
+    """The nodes of the execution's pinned workflow version, in graph order (the
+    engine's deterministic topological order); ``[]`` if that version is gone."""
+    try:
+        plan = load_plan(session, execution.workflow_id, execution.workflow_version)
+    except PlanNotFound:
+        return []
+    return [
+        PinnedNode(id=node_id, label=plan.nodes[node_id].label, type=plan.nodes[node_id].spec.type)
+        for node_id in plan.order
+    ]
+
+
+def in_execution_order(runs: Iterable[NodeRun], graph_order: Sequence[str]) -> list[NodeRun]:
+    """``runs`` sorted by start time; a run that never started (skipped, or waiting)
+    sits right after the run before it in ``graph_order``, which also breaks ties.
+
+    Runs of nodes missing from ``graph_order`` come after the others, by node id.
+    Limit: start times are the engine's clock, to the microsecond.
+    """
+    rank = {node_id: index for index, node_id in enumerate(graph_order)}
+    by_graph = sorted(runs, key=lambda run: (rank.get(run.node_id, len(rank)), run.node_id))
+    keys: dict[str, tuple[datetime, int]] = {}
+    carried = datetime.min
+    for index, run in enumerate(by_graph):
+        if run.node_id not in rank:
+            keys[run.node_id] = (datetime.max, index)
+            continue
+        if run.started_at is not None:
+            carried = run.started_at.replace(tzinfo=None)
+        keys[run.node_id] = (carried, index)
+    return sorted(by_graph, key=lambda run: keys[run.node_id])
+
+
+def latest_executions(
+    *, session: Session, user: User, workflow_ids: Iterable[str]
+) -> dict[str, Execution]:
+    """The newest execution of each of the user's ``workflow_ids`` (by start time), in
+    one query; workflows that never ran are absent.
+
+    Limit: the database ranks every execution of those workflows (a window function
+    over the ``(user, started)`` index), so very long histories make it slower.
+    """
+    ids = list(set(workflow_ids))
+    if not ids:
+        return {}
+    newest_first = sa.func.row_number().over(
+        partition_by=col(Execution.workflow_id),
+        order_by=(col(Execution.started_at).desc(), col(Execution.id).desc()),
+    )
+    ranked = (
+        select(col(Execution.id).label("id"), newest_first.label("position"))
+        .where(Execution.user_id == user.id, col(Execution.workflow_id).in_(ids))
+        .subquery()
+    )
+    query = (
+        select(Execution)
+        .join(ranked, ranked.c.id == col(Execution.id))
+        .where(ranked.c.position == 1)
+    )
+    return {execution.workflow_id: execution for execution in session.exec(query)}
 
 
 def execution_logs(*, session: Session, execution: Execution) -> list[ExecutionLog]:

@@ -9,6 +9,7 @@ do not commit: the caller's session scope decides, so a failure writes nothing.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, Final, Literal
 
@@ -34,6 +35,7 @@ from workfuse.models import (
     Workflow,
     WorkflowVersion,
 )
+from workfuse.nodes.registry import REGISTRY
 from workfuse.services.errors import (
     Conflict,
     InvalidInput,
@@ -190,6 +192,43 @@ def create_workflow(*, session: Session, user: User, data: WorkflowCreate) -> Wo
     return workflow
 
 
+TRIGGER_NODE_ID: Final = "trigger"
+
+
+def starter_graph() -> dict[str, Any]:
+    """The graph of a new workflow: one trigger node with its type's default config."""
+    spec = REGISTRY.get("trigger")
+    return {
+        "nodes": [
+            {
+                "id": TRIGGER_NODE_ID,
+                "type": spec.type,
+                "position": {"x": 0.0, "y": 0.0},
+                "data": {"label": spec.label, "config": dict(spec.default_config)},
+            }
+        ],
+        "edges": [],
+    }
+
+
+def create_empty_workflow(*, session: Session, user: User, name: str) -> Workflow:
+    """A new, inactive workflow named ``name`` holding only a trigger node.
+
+    It starts inactive so a webhook call does not run it before its owner has built
+    it; the name is trimmed and must not be blank (:class:`InvalidInput`).
+    """
+    name = name.strip()
+    if not name:
+        raise InvalidInput("give the workflow a name")
+    if len(name) > MAX_NAME_LENGTH:
+        raise InvalidInput(f"the name is longer than {MAX_NAME_LENGTH} characters")
+    return create_workflow(
+        session=session,
+        user=user,
+        data=WorkflowCreate(name=name, graph=starter_graph(), is_active=False),
+    )
+
+
 def get_workflow(*, session: Session, user: User, workflow_id: str) -> Workflow:
     workflow = session.get(Workflow, workflow_id)
     if workflow is None or workflow.user_id != user.id:
@@ -208,6 +247,17 @@ def list_workflows(
     query = query.order_by(col(Workflow.updated_at).desc(), col(Workflow.id).desc())
     limit = max(1, min(limit, MAX_LIST_LIMIT))
     return list(session.exec(query.offset(max(0, offset)).limit(limit)).all())
+
+
+def workflow_names(*, session: Session, user: User, workflow_ids: Iterable[str]) -> dict[str, str]:
+    """The names of those of ``workflow_ids`` that are the user's, by id (one query)."""
+    ids = list(set(workflow_ids))
+    if not ids:
+        return {}
+    query = select(Workflow.id, Workflow.name).where(
+        Workflow.user_id == user.id, col(Workflow.id).in_(ids)
+    )
+    return dict(session.exec(query).all())
 
 
 def update_workflow(
@@ -299,6 +349,15 @@ def export_workflow(*, session: Session, user: User, workflow_id: str) -> Workfl
     )
 
 
+class WorkflowFileInvalid(InvalidInput):
+    """The file is JSON but not a workflow file; ``details`` has one line per problem
+    (``where: what``), and the message joins them."""
+
+    def __init__(self, details: list[str]) -> None:
+        super().__init__("not a WorkFuse workflow file: " + "; ".join(details))
+        self.details = details
+
+
 def parse_workflow_file(data: Any) -> WorkflowExport:
     """Read an export file, or a bare seed ``WorkflowGraph`` (``{id?, name, nodes, edges}``)."""
     if not isinstance(data, dict):
@@ -313,7 +372,7 @@ def parse_workflow_file(data: Any) -> WorkflowExport:
             f"{error_location(tuple(detail['loc'])) or 'file'}: {detail['msg']}"
             for detail in error.errors(include_url=False)
         ]
-        raise InvalidInput("not a WorkFuse workflow file: " + "; ".join(details)) from None
+        raise WorkflowFileInvalid(details) from None
     return exported
 
 

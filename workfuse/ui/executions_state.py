@@ -1,29 +1,54 @@
-"""State of the executions pages: the list, and one execution followed live.
+"""State of the executions pages: the filtered, paginated list, and one execution
+followed live with its timeline, retry and cancel.
 
-Only what the page shows goes to the browser (ids, names, statuses, times, outputs
-as JSON text); node outputs are stored redacted by the engine. Handlers only call
-services, as the signed-in user.
+Only what the page shows goes to the browser (ids, names, statuses, times, inputs and
+outputs as JSON text); node inputs and outputs are stored redacted by the engine.
+Handlers only call services, as the signed-in user; a refusal is shown as its message.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 import reflex as rx
 from reflex.event import EventSpec
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from workfuse.db import session_scope
+from workfuse.db_types import utcnow
 from workfuse.engine.events import FINAL_TYPES, ExecutionUpdate, UpdateType
-from workfuse.models import Execution, ExecutionStatus, NodeRun, Workflow
+from workfuse.engine.state import TERMINAL
+from workfuse.models import Execution, ExecutionStatus, NodeRun, User
 from workfuse.services import executions as service
-from workfuse.services.errors import NotFound
+from workfuse.services import workflows as workflow_service
+from workfuse.services.errors import NotFound, ServiceError
+from workfuse.ui import routes
 from workfuse.ui.session_state import SessionState
 
-MAX_SHOWN_JSON = 20_000  #: characters of a node's output or error shown on the page
-STATUS_FILTERS = ["ALL", *(status.value for status in ExecutionStatus)]
+MAX_SHOWN_JSON = 20_000  #: characters of a node's input, output or error shown on the page
+PAGE_SIZE = 20  #: executions per page of the list
+MAX_WORKFLOW_OPTIONS = 500  #: workflows offered in the list's filter (most recently updated)
+ALL = "ALL"
+STATUS_FILTERS = [ALL, *(status.value for status in ExecutionStatus)]
+
+#: The list's time ranges: value, label, how far back (``None``: no limit).
+TIME_RANGES: list[tuple[str, str, timedelta | None]] = [
+    ("1h", "Last hour", timedelta(hours=1)),
+    ("24h", "Last 24 hours", timedelta(hours=24)),
+    ("7d", "Last 7 days", timedelta(days=7)),
+    ("30d", "Last 30 days", timedelta(days=30)),
+    ("all", "All time", None),
+]
+_RANGE_DELTAS = {value: delta for value, _, delta in TIME_RANGES}
+DEFAULT_RANGE = "all"
+_FINISHED = frozenset(status.value for status in TERMINAL)
+_ACTIVE = frozenset({"PENDING", "RUNNING", "RETRYING"})
+#: Shown status of a node of the graph with no run on record: still to come, or never.
+WAITING, NOT_RUN = "PENDING", "NOT_RUN"
+_BAR_NOTES = {"SKIPPED": "skipped", WAITING: "waiting", NOT_RUN: "no run on record"}
 
 #: How a live update changes a node's shown status.
 _NODE_STATUS = {
@@ -45,28 +70,56 @@ _EXECUTION_STATUS = {
 @dataclass
 class ExecutionRow:
     id: str
+    url: str
     workflow: str
     status: str
     started: str
+    started_iso: str
     duration: str
+    is_retry: bool
+
+
+@dataclass
+class WorkflowOption:
+    id: str
+    name: str
 
 
 @dataclass
 class NodeRow:
+    """One node of an execution; ``bar_*`` place its timeline bar (CSS percentages)."""
+
     node_id: str
+    label: str
+    type: str
     status: str
     attempt: int
     duration: str
+    input: str
     output: str
     error: str
+    offset_ms: int = -1  #: start, relative to the execution's start; -1: never started
+    duration_ms: int = -1  #: -1: not finished
+    reused: bool = False  #: copied from the execution this one retries
+    bar_left: str = "0%"
+    bar_width: str = "0%"
+    bar_note: str = ""
 
 
-def _when(execution: Execution) -> str:
-    return execution.started_at.strftime("%Y-%m-%d %H:%M:%S UTC")
+def _when(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def _duration(milliseconds: int | None) -> str:
-    return "" if milliseconds is None else f"{milliseconds} ms"
+def format_duration(milliseconds: int | None) -> str:
+    """``842 ms``, ``3.4 s``, ``2 min 5 s``; ``""`` for ``None``."""
+    if milliseconds is None or milliseconds < 0:
+        return ""
+    if milliseconds < 1000:
+        return f"{milliseconds} ms"
+    if milliseconds < 60_000:
+        return f"{milliseconds / 1000:.1f} s"
+    minutes, seconds = divmod(round(milliseconds / 1000), 60)
+    return f"{minutes} min {seconds} s"
 
 
 def _json(value: Any) -> str:
@@ -76,58 +129,188 @@ def _json(value: Any) -> str:
     return text if len(text) <= MAX_SHOWN_JSON else text[:MAX_SHOWN_JSON] + "\n…"
 
 
-def _node_row(run: NodeRun) -> NodeRow:
+def _ms_between(start: datetime, end: datetime) -> int:
+    return round((end - start).total_seconds() * 1000)
+
+
+def _node_row(run: NodeRun, execution: Execution, labels: dict[str, list[str]]) -> NodeRow:
+    label, node_type = labels.get(run.node_id, [run.node_id, ""])
+    reused = run.started_at is not None and run.started_at < execution.started_at
+    offset = -1
+    if run.started_at is not None and not reused:
+        offset = _ms_between(execution.started_at, run.started_at)
     return NodeRow(
         node_id=run.node_id,
+        label=label,
+        type=node_type,
         status=run.status.value,
         attempt=run.attempt,
-        duration=_duration(run.duration),
+        duration=format_duration(run.duration),
+        input=_json(run.input),
         output=_json(run.output),
         error=str((run.error or {}).get("message", "")),
+        offset_ms=offset,
+        duration_ms=-1 if run.duration is None else run.duration,
+        reused=reused,
     )
 
 
-def _workflow_names(session: Session, ids: set[str]) -> dict[str, str]:
-    if not ids:
-        return {}
-    rows = session.exec(select(Workflow.id, Workflow.name).where(col(Workflow.id).in_(ids)))
-    return dict(rows.all())
+def lay_out_timeline(rows: list[NodeRow], total_ms: int) -> None:
+    """Set each row's bar: offset and width as percentages of the longest of
+    ``total_ms`` and the last node's end. A node still running reaches the right edge;
+    a skipped, waiting or reused node gets no bar, only a note.
+
+    Limit: a node shorter than 0.5 % of the span is drawn at that minimum width.
+    """
+    ends = [row.offset_ms + max(row.duration_ms, 0) for row in rows if row.offset_ms >= 0]
+    span = max([total_ms, *ends, 1])
+    for row in rows:
+        row.bar_note = ""
+        if row.reused:
+            row.bar_left, row.bar_width, row.bar_note = "0%", "0%", "reused from the retried run"
+            continue
+        if row.offset_ms < 0:
+            row.bar_left, row.bar_width = "0%", "0%"
+            row.bar_note = _BAR_NOTES.get(row.status, "start not recorded")
+            continue
+        left = 100 * row.offset_ms / span
+        width = 100 - left if row.duration_ms < 0 else max(100 * row.duration_ms / span, 0.5)
+        left = min(left, 99.5)
+        row.bar_left, row.bar_width = f"{left:.2f}%", f"{min(width, 100 - left):.2f}%"
 
 
 class ExecutionsState(SessionState):
+    """The list: newest first, filtered by workflow, status and time, one page at a time."""
+
     rows: list[ExecutionRow] = []
-    status_filter: str = "ALL"
+    workflows: list[WorkflowOption] = []
+    status_filter: str = ALL
+    workflow_filter: str = ALL
+    range_filter: str = DEFAULT_RANGE
+    page_number: int = 1
+    has_older: bool = False
     loaded: bool = False
+    error: str = ""
+
+    _cursors: list[str] = []  #: the cursor of each page after the first, as walked so far
+    _next_cursor: str = ""
+    _since: datetime | None = None
 
     @rx.var
     def has_rows(self) -> bool:
         return len(self.rows) > 0
 
+    @rx.var
+    def filtered(self) -> bool:
+        return (
+            self.status_filter != ALL
+            or self.workflow_filter != ALL
+            or self.range_filter != DEFAULT_RANGE
+        )
+
     def load(self) -> EventSpec | None:
-        """The user's latest executions (newest first), filtered by status."""
+        """On opening the page: filters from the address (``?workflow=<id>&status=FAILED
+        &range=24h``; anything unknown means no filter), then the first page."""
+        params = self.router.url.query_parameters
+        status = str(params.get("status", ALL)).upper()
+        self.status_filter = status if status in STATUS_FILTERS else ALL
+        self.workflow_filter = str(params.get("workflow", "")) or ALL
+        time_range = str(params.get("range", DEFAULT_RANGE))
+        self.range_filter = time_range if time_range in _RANGE_DELTAS else DEFAULT_RANGE
+        return self._first_page(with_workflows=True)
+
+    def set_status_filter(self, value: str) -> EventSpec | None:
+        self.status_filter = value if value in STATUS_FILTERS else ALL
+        return self._first_page()
+
+    def set_workflow_filter(self, value: str) -> EventSpec | None:
+        self.workflow_filter = value or ALL
+        return self._first_page()
+
+    def set_range_filter(self, value: str) -> EventSpec | None:
+        self.range_filter = value if value in _RANGE_DELTAS else DEFAULT_RANGE
+        return self._first_page()
+
+    def clear_filters(self) -> EventSpec | None:
+        self.status_filter, self.workflow_filter, self.range_filter = ALL, ALL, DEFAULT_RANGE
+        return self._first_page()
+
+    def older(self) -> EventSpec | None:
+        """The next page back in time (keyset: the last row's cursor)."""
+        if not self._next_cursor:
+            return None
+        self._cursors = [*self._cursors, self._next_cursor]
+        return self._fetch()
+
+    def newer(self) -> EventSpec | None:
+        """The page before (or the first, newest page)."""
+        if not self._cursors:
+            return None
+        self._cursors = self._cursors[:-1]
+        return self._fetch()
+
+    def _first_page(self, *, with_workflows: bool = False) -> EventSpec | None:
+        delta = _RANGE_DELTAS.get(self.range_filter)
+        self._since = None if delta is None else utcnow() - delta
+        self._cursors = []
+        return self._fetch(with_workflows=with_workflows)
+
+    def _fetch(self, *, with_workflows: bool = False) -> EventSpec | None:
+        self.error = ""
         with session_scope() as session:
             user = self._signed_in_user(session)
             if user is None:
                 return self._to_sign_in()
-            status = None if self.status_filter == "ALL" else ExecutionStatus(self.status_filter)
-            page = service.list_executions(session=session, user=user, status=status)
-            names = _workflow_names(session, {row.workflow_id for row in page.items})
-            self.rows = [
-                ExecutionRow(
-                    id=row.id,
-                    workflow=names.get(row.workflow_id, "(deleted)"),
-                    status=row.status.value,
-                    started=_when(row),
-                    duration=_duration(row.duration),
+            if with_workflows:
+                self._load_workflow_options(session, user)
+            status = None if self.status_filter == ALL else ExecutionStatus(self.status_filter)
+            try:
+                page = service.list_executions(
+                    session=session,
+                    user=user,
+                    workflow_id=None if self.workflow_filter == ALL else self.workflow_filter,
+                    status=status,
+                    started_after=self._since,
+                    limit=PAGE_SIZE,
+                    cursor=self._cursors[-1] if self._cursors else None,
                 )
-                for row in page.items
-            ]
+            except ServiceError as error:
+                self.error = str(error)
+                self.rows, self._cursors = [], []
+                return None
+            names = workflow_service.workflow_names(
+                session=session, user=user, workflow_ids={row.workflow_id for row in page.items}
+            )
+            self.rows = [_execution_row(row, names) for row in page.items]
+            self._next_cursor = page.next_cursor or ""
+        self.has_older = self._next_cursor != ""
+        self.page_number = len(self._cursors) + 1
         self.loaded = True
         return None
 
-    def set_status_filter(self, value: str) -> EventSpec | None:
-        self.status_filter = value if value in STATUS_FILTERS else "ALL"
-        return self.load()
+    def _load_workflow_options(self, session: Session, user: User) -> None:
+        workflows = workflow_service.list_workflows(
+            session=session, user=user, limit=MAX_WORKFLOW_OPTIONS
+        )
+        self.workflows = [WorkflowOption(id=item.id, name=item.name) for item in workflows]
+        if self.workflow_filter != ALL and self.workflow_filter not in {
+            item.id for item in workflows
+        }:
+            self.error = "That workflow does not exist (or is not yours); showing all."
+            self.workflow_filter = ALL
+
+
+def _execution_row(execution: Execution, names: dict[str, str]) -> ExecutionRow:
+    return ExecutionRow(
+        id=execution.id,
+        url=routes.execution(execution.id),
+        workflow=names.get(execution.workflow_id, "(unknown workflow)"),
+        status=execution.status.value,
+        started=_when(execution.started_at),
+        started_iso=execution.started_at.isoformat(),
+        duration=format_duration(execution.duration),
+        is_retry=execution.retry_of_id is not None,
+    )
 
 
 class ExecutionDetailState(SessionState):
@@ -135,18 +318,52 @@ class ExecutionDetailState(SessionState):
 
     execution_id: str = ""
     workflow: str = ""
+    workflow_url: str = ""
+    workflow_executions_url: str = ""
+    version: int = 0
     status: str = ""
     error: str = ""
     started: str = ""
     duration: str = ""
+    total_ms: int = 0
+    retry_of_url: str = ""
     nodes: list[NodeRow] = []
+    open_nodes: list[str] = []
     missing: bool = False
+    action_error: str = ""
+    busy: bool = False
+
+    _labels: dict[str, list[str]] = {}  #: node id -> [label, type] of the pinned version
+    _graph_order: list[str] = []
+    _started_at: datetime | None = None
+
+    @rx.var
+    def is_active(self) -> bool:
+        return self.status in _ACTIVE
+
+    @rx.var
+    def can_retry(self) -> bool:
+        return self.status in _FINISHED
+
+    @rx.var
+    def can_retry_failed(self) -> bool:
+        return self.status == "FAILED"
+
+    @rx.var
+    def timeline_scale(self) -> list[str]:
+        """Labels under the timeline: 0, the middle and the end of its span."""
+        ends = [row.offset_ms + max(row.duration_ms, 0) for row in self.nodes if row.offset_ms >= 0]
+        span = max([self.total_ms, *ends, 1])
+        return ["0", format_duration(span // 2), format_duration(span)]
 
     def _route_id(self) -> str:
         return self.router.url.path.rstrip("/").rsplit("/", 1)[-1]
 
     def load(self) -> EventSpec | list[EventSpec] | None:
+        """Read the execution from the database; follow it live if it has not ended."""
         self.execution_id = self._route_id()
+        self.action_error = ""
+        self.busy = False
         with session_scope() as session:
             user = self._signed_in_user(session)
             if user is None:
@@ -159,22 +376,104 @@ class ExecutionDetailState(SessionState):
                 self.missing = True
                 return None
             self.missing = False
-            self._show(session, execution)
-        if self.status in ("COMPLETED", "FAILED", "CANCELLED"):
+            self._show(session, user, execution)
+            self.open_nodes = [row.node_id for row in self.nodes if row.status == "FAILED"]
+        if self.status in _FINISHED:
             return None
         return ExecutionDetailState.follow
 
-    def _show(self, session: Session, execution: Execution) -> None:
-        self.workflow = _workflow_names(session, {execution.workflow_id}).get(
-            execution.workflow_id, "(deleted)"
+    def _show(self, session: Session, user: User, execution: Execution) -> None:
+        pinned = service.pinned_nodes(session=session, execution=execution)
+        self._labels = {node.id: [node.label, node.type] for node in pinned}
+        self._graph_order = [node.id for node in pinned]
+        names = workflow_service.workflow_names(
+            session=session, user=user, workflow_ids=[execution.workflow_id]
         )
+        self.workflow = names.get(execution.workflow_id, "(deleted workflow)")
+        self.workflow_url = routes.workflow(execution.workflow_id)
+        self.workflow_executions_url = f"{routes.EXECUTIONS}?workflow={execution.workflow_id}"
+        self.version = execution.workflow_version
+        self.retry_of_url = routes.execution(execution.retry_of_id) if execution.retry_of_id else ""
+        self._show_runs(execution, service.node_runs(session=session, execution=execution))
+
+    def _show_runs(self, execution: Execution, runs: list[NodeRun]) -> None:
+        self._started_at = execution.started_at
         self.status = execution.status.value
         self.error = execution.error or ""
-        self.started = _when(execution)
-        self.duration = _duration(execution.duration)
-        self.nodes = [
-            _node_row(run) for run in service.node_runs(session=session, execution=execution)
+        self.started = _when(execution.started_at)
+        self.duration = format_duration(execution.duration)
+        active = execution.status.value in _ACTIVE
+        self.total_ms = execution.duration or 0
+        if active:
+            self.total_ms = max(0, _ms_between(execution.started_at, utcnow()))
+        ordered = service.in_execution_order(runs, self._graph_order)
+        rows = [_node_row(run, execution, self._labels) for run in ordered]
+        ran = {run.node_id for run in runs}
+        rows += [
+            self._placeholder(node_id, WAITING if active else NOT_RUN)
+            for node_id in self._graph_order
+            if node_id not in ran
         ]
+        self.nodes = rows
+        lay_out_timeline(self.nodes, self.total_ms)
+
+    def _placeholder(self, node_id: str, status: str) -> NodeRow:
+        """A row for a node of the graph that has no run on record."""
+        label, node_type = self._labels.get(node_id, [node_id, ""])
+        return NodeRow(node_id, label, node_type, status, 0, "", "", "", "")
+
+    def toggle_node(self, node_id: str) -> None:
+        """Show or hide a node's input, output and error."""
+        if node_id in self.open_nodes:
+            self.open_nodes = [item for item in self.open_nodes if item != node_id]
+        else:
+            self.open_nodes = [*self.open_nodes, node_id]
+
+    def cancel(self) -> EventSpec | list[EventSpec] | None:
+        """Stop the execution before its next node (a running node finishes first)."""
+        self.action_error = ""
+        try:
+            with session_scope() as session:
+                user = self._signed_in_user(session)
+                if user is None:
+                    return self._to_sign_in()
+                execution = service.cancel_execution(
+                    session=session, user=user, execution_id=self.execution_id
+                )
+                self._show(session, user, execution)
+        except ServiceError as error:
+            self.action_error = str(error)
+            return None
+        return rx.toast("Execution cancelled")
+
+    def retry_from_start(self) -> EventSpec | None:
+        return self._retry(from_failed_node=False)
+
+    def retry_from_failed_node(self) -> EventSpec | None:
+        return self._retry(from_failed_node=True)
+
+    def _retry(self, *, from_failed_node: bool) -> EventSpec | None:
+        """Start a new execution of the same version and payload and open it; from the
+        failed node, the nodes that succeeded are reused, not run again."""
+        self.action_error = ""
+        self.busy = True
+        try:
+            with session_scope() as session:
+                user = self._signed_in_user(session)
+                if user is None:
+                    return self._to_sign_in()
+                new = service.retry_execution(
+                    session=session,
+                    user=user,
+                    execution_id=self.execution_id,
+                    from_failed_node=from_failed_node,
+                )
+                new_id = new.id
+        except ServiceError as error:
+            self.action_error = str(error)
+            self.busy = False
+            return None
+        return rx.redirect(routes.execution(new_id))
 
     @rx.event(background=True)  # type: ignore[operator]
     async def follow(self) -> None:
@@ -185,26 +484,37 @@ class ExecutionDetailState(SessionState):
                 user = self._signed_in_user(session)
         if user is None:
             return
-        async with service.follow_execution(user=user, execution_id=execution_id) as (
-            snapshot,
-            updates,
-        ):
-            async with self:
-                self.status = snapshot.execution.status.value
-                self.nodes = [_node_row(run) for run in snapshot.nodes.values()]
-            if snapshot.execution.status.value not in ("COMPLETED", "FAILED", "CANCELLED"):
-                async for update in updates:
-                    async with self:
-                        if self.execution_id != execution_id:
-                            return  # the tab moved on to another execution
-                        self._apply(update)
-                    if update.type in FINAL_TYPES:
-                        break
+        try:
+            async with service.follow_execution(user=user, execution_id=execution_id) as (
+                snapshot,
+                updates,
+            ):
+                async with self:
+                    if self.execution_id != execution_id:
+                        return
+                    self._show_runs(snapshot.execution, list(snapshot.nodes.values()))
+                if snapshot.execution.status.value not in _FINISHED:
+                    async for update in updates:
+                        async with self:
+                            if self.execution_id != execution_id:
+                                return  # the tab moved on to another execution
+                            self._apply(update)
+                        if update.type in FINAL_TYPES:
+                            break
+        except NotFound:
+            return
         async with self:
+            if self.execution_id != execution_id:
+                return
             with session_scope() as session:
-                execution = session.get(Execution, execution_id)
-                if execution is not None and self.execution_id == execution_id:
-                    self._show(session, execution)
+                try:
+                    execution = service.get_execution(
+                        session=session, user=user, execution_id=execution_id
+                    )
+                except NotFound:
+                    self.missing = True
+                    return
+                self._show(session, user, execution)
 
     def _apply(self, update: ExecutionUpdate) -> None:
         if update.type in _EXECUTION_STATUS:
@@ -215,14 +525,28 @@ class ExecutionDetailState(SessionState):
         data = update.data if isinstance(update.data, dict) else {}
         row = next((row for row in self.nodes if row.node_id == update.node_id), None)
         if row is None:
-            row = NodeRow(update.node_id, node_status, 0, "", "", "")
+            row = self._placeholder(update.node_id, node_status)
             self.nodes = [*self.nodes, row]
         row.status = node_status
         row.attempt = int(data.get("attempt", row.attempt) or row.attempt)
+        if update.type is UpdateType.NODE_STARTED and self._started_at is not None:
+            row.offset_ms = max(0, _ms_between(self._started_at, update.timestamp))
+            row.duration_ms, row.duration = -1, ""
         if "duration" in data:
-            row.duration = _duration(data["duration"])
+            row.duration_ms = int(data["duration"])
+            row.duration = format_duration(row.duration_ms)
+            if row.offset_ms < 0 and self._started_at is not None:
+                # Its start came before this tab subscribed: count back from its end.
+                ended = _ms_between(self._started_at, update.timestamp)
+                row.offset_ms = max(0, ended - row.duration_ms)
         if "output" in data:
             row.output = _json(data["output"])
         if "error" in data and isinstance(data["error"], dict):
             row.error = str(data["error"].get("message", ""))
-        self.nodes = list(self.nodes)
+        if self._started_at is not None:
+            self.total_ms = max(self.total_ms, _ms_between(self._started_at, update.timestamp))
+        # Nodes that have started or were skipped, in arrival order, then those waiting.
+        self.nodes = [row for row in self.nodes if row.status != WAITING] + [
+            row for row in self.nodes if row.status == WAITING
+        ]
+        lay_out_timeline(self.nodes, self.total_ms)
