@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -12,6 +13,8 @@ from sqlmodel import SQLModel
 from tests.api.test_workflow_routes import GRAPH
 from workfuse.db import get_engine
 from workfuse.logs import REDACTOR, configure_logging
+from workfuse.models import Session as AuthSession
+from workfuse.services.auth import SESSION_REFRESH_AFTER, SESSION_TTL
 
 CANARY = "sk-canary-7f3e9a1c5b"
 
@@ -32,6 +35,24 @@ def test_create_list_rotate_delete(ada: httpx.Client) -> None:
     assert rotated.status_code == 200 and rotated.json()["arn"] == body["arn"]
     assert ada.delete(f"/api/secrets/{body['id']}").status_code == 204
     assert ada.get("/api/secrets").json() == []
+
+
+def test_a_session_due_for_its_refresh_can_create_and_rotate(
+    ada: httpx.Client, database_url: str
+) -> None:
+    """The refresh's write is committed before the secret store writes (SQLite locks)."""
+    due = datetime.now(UTC) + SESSION_TTL - SESSION_REFRESH_AFTER - timedelta(minutes=1)
+    with get_engine(database_url).begin() as connection:
+        connection.execute(sa.update(AuthSession).values(expires_at=due))
+
+    created = ada.post("/api/secrets", json={"name": "Due", "value": CANARY}, timeout=10)
+    assert created.status_code == 201, created.text
+    with get_engine(database_url).begin() as connection:
+        connection.execute(sa.update(AuthSession).values(expires_at=due))
+    rotated = ada.post(
+        f"/api/secrets/{created.json()['id']}/rotate", json={"value": "sk-rotated-1"}, timeout=10
+    )
+    assert rotated.status_code == 200, rotated.text
 
 
 def test_a_duplicate_name_is_a_conflict_and_other_users_see_nothing(

@@ -63,6 +63,11 @@ def current_user(request: Request, session: DbSession) -> User:
             raise Unauthorized("sign in, or send an API token as 'Authorization: Bearer ...'")
         user = resolve_session(session=session, token=cookie)
         _check_origin(request)
+    # Authentication's own writes (a session's sliding refresh, a token's last use) stand
+    # whatever the route does, and are committed now: on SQLite a pending write would hold
+    # the database lock while the route calls the local secret store, which writes through
+    # a connection of its own and would wait for it until it timed out.
+    session.commit()
     request.state.user_id = user.id
     return user
 

@@ -5,13 +5,16 @@
 // `value` prop changes from outside (another node selected, a version restored), the
 // box shows it.
 import React, { useEffect, useRef, useState } from "react";
-import Editor from "react-simple-code-editor";
+import SimpleEditor from "react-simple-code-editor";
 import Prism from "prismjs";
 import "prismjs/components/prism-clike";
 import "prismjs/components/prism-javascript";
 import "prismjs/components/prism-json";
 
 const SEND_AFTER_MS = 300;
+// The package is CommonJS: depending on the bundler's interop its default export
+// arrives as the component or as the module object holding it.
+const Editor = SimpleEditor.default || SimpleEditor;
 
 // JSONata reads like JavaScript expressions (paths, strings, numbers, operators,
 // function calls), so the JavaScript grammar highlights it well enough.
