@@ -30,7 +30,7 @@ from cryptography.x509.oid import NameOID
 
 from workfuse import net
 from workfuse.net import EgressDenied, EgressPolicy, ResponseTooLarge
-from workfuse.settings import Settings
+from workfuse.settings import Settings, get_settings
 
 LOCAL = EgressPolicy(allow=("127.0.0.1/32",))
 REAL_GETADDRINFO = socket.getaddrinfo
@@ -656,3 +656,31 @@ def test_read_limited_refuses_on_content_length_before_reading(server: Server) -
     response = asyncio.run(fetch())
     assert response.is_closed
     assert net.DEFAULT_MAX_RESPONSE_BYTES == 10 * 1024 * 1024
+
+
+# ---------------------------------------------------------------- the httpx2 bridge
+
+
+def test_the_httpx2_bridge_is_guarded_like_the_rest(server: Server) -> None:
+    """SDKs built on httpx2 (Anthropic, Google) get the same egress guard."""
+    from workfuse.net.bridge import httpx2_async_client
+
+    async def fetch(url: str, policy_allows_loopback: bool) -> int:
+        settings_env = "127.0.0.1/32" if policy_allows_loopback else ""
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("WORKFUSE_EGRESS_ALLOW", settings_env)
+            get_settings.cache_clear()
+            client = httpx2_async_client(timeout=5)
+        async with client:
+            response = await client.get(url)
+            await response.aread()
+            return response.status_code
+
+    try:
+        with pytest.raises(EgressDenied):
+            asyncio.run(fetch(f"{server.url}/json", policy_allows_loopback=False))
+        with pytest.raises(EgressDenied):
+            asyncio.run(fetch("http://169.254.169.254/latest/meta-data", True))
+        assert asyncio.run(fetch(f"{server.url}/json", policy_allows_loopback=True)) == 200
+    finally:
+        get_settings.cache_clear()

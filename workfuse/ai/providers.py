@@ -3,17 +3,17 @@
 Providers: OpenAI, Anthropic, Gemini, and any OpenAI-compatible endpoint (Ollama,
 vLLM, LM Studio) at a base URL. The API key comes from a stored credential or the
 settings default (``WORKFUSE_<PROVIDER>_API_KEY``); provider libraries never read
-the process environment. All traffic goes through :mod:`workfuse.net`, and the
-provider SDKs' own retries are off: the node's retry policy decides.
+the process environment. All traffic goes through :mod:`workfuse.net` (the Anthropic
+and Google SDKs, built on httpx2, through its bridge), and the provider SDKs' own
+retries are off: the node's retry policy decides.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Literal
 
-import httpx
-
 from workfuse import net
+from workfuse.net.bridge import httpx2_async_client
 from workfuse.settings import Settings, get_settings
 
 if TYPE_CHECKING:  # pydantic-ai takes about 1.4 s to import: only when a model is built
@@ -49,12 +49,10 @@ def build_model(
     model: str,
     api_key: str | None,
     base_url: str | None = None,
-    http_client: httpx.AsyncClient | None = None,
 ) -> Model:
     """A pydantic-ai model; ``api_key``/``base_url`` fall back to the settings defaults."""
     api_key = api_key or default_api_key(provider)
     base_url = base_url or default_base_url(provider)
-    client = http_client or net.async_client(timeout=DEFAULT_TIMEOUT)
     if provider == "openai-compatible" and not base_url:
         raise ProviderNotConfigured(
             "the openai-compatible provider needs a base URL (the node's baseUrl or "
@@ -74,7 +72,7 @@ def build_model(
         openai_client = AsyncOpenAI(
             api_key=api_key or NO_KEY_PLACEHOLDER,
             base_url=base_url,
-            http_client=client,  # type: ignore[arg-type]  # httpx clients still accepted at run time
+            http_client=net.async_client(timeout=DEFAULT_TIMEOUT),  # type: ignore[arg-type]
             max_retries=0,
         )
         return OpenAIChatModel(model, provider=OpenAIProvider(openai_client=openai_client))
@@ -86,13 +84,14 @@ def build_model(
         anthropic_client = AsyncAnthropic(
             api_key=api_key,
             base_url=base_url,
-            http_client=client,  # type: ignore[arg-type]
+            http_client=httpx2_async_client(timeout=DEFAULT_TIMEOUT),
             max_retries=0,
         )
         return AnthropicModel(model, provider=AnthropicProvider(anthropic_client=anthropic_client))
     from pydantic_ai.models.google import GoogleModel
     from pydantic_ai.providers.google import GoogleProvider
 
-    return GoogleModel(
-        model, provider=GoogleProvider(api_key=api_key, base_url=base_url, http_client=client)
+    google = GoogleProvider(
+        api_key=api_key, base_url=base_url, http_client=httpx2_async_client(timeout=DEFAULT_TIMEOUT)
     )
+    return GoogleModel(model, provider=google)

@@ -68,7 +68,7 @@ def error_response(
 
 def _service_error(_request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, ServiceError)
-    details: list[dict[str, Any]] = []
+    details: list[dict[str, Any]] = list(error.details)
     headers = None
     if isinstance(error, InvalidInput):
         details = [issue.model_dump(mode="json", by_alias=True) for issue in error.issues]

@@ -1,7 +1,5 @@
-"""AI use cases for the editor: ``test_prompt`` (the seed's ``ai.testPrompt``).
-
-Generating a node config from plain English (magic input) comes with its own issue.
-"""
+"""AI use cases for the editor: ``test_prompt`` (the seed's ``ai.testPrompt``) and
+``generate_config`` (magic input, the seed's ``ai.generateConfig``)."""
 
 from __future__ import annotations
 
@@ -10,15 +8,25 @@ from typing import Any
 from pydantic import BaseModel, Field
 from sqlmodel import Session
 
+from workfuse.ai import magic_input, providers
+from workfuse.ai.magic_input import (
+    MagicInputFailed,
+    MagicInputRequest,
+    MagicInputResponse,
+    Progress,
+)
+from workfuse.ai.providers import AIProvider
 from workfuse.engine.plan import secret_arns
 from workfuse.logs import REDACTOR
+from workfuse.models import User
 from workfuse.nodes.execution import ExecutionError, NodeContext
 from workfuse.nodes.registry import REGISTRY
 from workfuse.nodes.runner import prepare_config
 from workfuse.secrets import SecretStore
 from workfuse.secrets.redaction import Redactor
 from workfuse.services.errors import ServiceError
-from workfuse.services.secrets import values_for_run
+from workfuse.services.preferences import get_ai_defaults
+from workfuse.services.secrets import list_secrets, values_for_run
 from workfuse.settings import get_settings
 
 
@@ -27,6 +35,33 @@ class SampleData(BaseModel):
 
     trigger: dict[str, Any] = Field(default_factory=dict)
     nodes: dict[str, Any] = Field(default_factory=dict)
+
+
+DEFAULT_PROVIDER: AIProvider = "openai"
+DEFAULT_MODELS: dict[str, str] = {
+    "openai": "gpt-4o-mini",
+    "anthropic": "claude-3-5-haiku-latest",
+    "gemini": "gemini-2.0-flash",
+    "openai-compatible": "llama3.1",
+}
+
+
+class AINotConfigured(ServiceError):
+    """No API key (or base URL) for the provider; the message says how to set one."""
+
+    status_code = 422
+    code = "AI_NOT_CONFIGURED"
+
+
+class GenerationFailed(ServiceError):
+    """Magic input found no valid config; ``details`` hold the last problems."""
+
+    status_code = 422
+    code = "MAGIC_INPUT_FAILED"
+
+    def __init__(self, failure: MagicInputFailed) -> None:
+        super().__init__(f"{failure}: {'; '.join(failure.problems[:3])}")
+        self.details = tuple({"message": problem} for problem in failure.problems)
 
 
 class NodeFailed(ServiceError):
@@ -73,3 +108,60 @@ async def test_prompt(
         raise NodeFailed(error) from None
     result: dict[str, Any] = redactor.redact(output.model_dump(mode="json", by_alias=True))
     return result
+
+
+async def generate_config(
+    *,
+    session: Session,
+    store: SecretStore,
+    user: User,
+    request: MagicInputRequest,
+    on_progress: Progress | None = None,
+) -> MagicInputResponse:
+    """Magic input for ``user``: their credentials by name, their default provider and
+    model unless the request names one, the API key from the request's credential or
+    the settings default. Provider failures are :class:`NodeFailed`-like 422s."""
+    from pydantic_ai import exceptions as ai_errors
+
+    defaults = get_ai_defaults(user=user)
+    provider = request.provider or defaults.provider or DEFAULT_PROVIDER
+    model_name = request.model or (
+        defaults.model if defaults.provider == provider and defaults.model else None
+    )
+    model_name = model_name or DEFAULT_MODELS[provider]
+    credentials = {
+        reference.name: reference.arn
+        for reference in list_secrets(session=session, user_id=user.id)
+    }
+    api_key = None
+    if request.secret_arn:
+        values = values_for_run(
+            session=session,
+            store=store,
+            user_id=user.id,
+            arns={request.secret_arn},
+            redactors=(REDACTOR,),
+        )
+        api_key = values.get(request.secret_arn)
+    try:
+        model = providers.build_model(
+            provider=provider, model=model_name, api_key=api_key, base_url=request.base_url
+        )
+    except providers.ProviderNotConfigured as error:
+        raise AINotConfigured(str(error)) from None
+    try:
+        return await magic_input.generate_config(
+            request, model, credentials=credentials, on_progress=on_progress
+        )
+    except MagicInputFailed as failure:
+        raise GenerationFailed(failure) from None
+    except ai_errors.ModelAPIError as error:
+        status = getattr(error, "status_code", None)
+        raise NodeFailed(
+            ExecutionError(
+                f"{provider} model {model_name!r} failed"
+                f"{f' ({status})' if status else ''}: {REDACTOR.redact_text(error.message)}",
+                code="AI_PROVIDER_ERROR",
+                retryable=True,
+            )
+        ) from None

@@ -13,6 +13,8 @@ class ServiceError(Exception):
 
     status_code = 400
     code: str | None = None
+    #: Extra ``{"message": ...}`` entries the API sends as ``details`` (never secrets).
+    details: tuple[dict[str, Any], ...] = ()
 
 
 class BadRequest(ServiceError):

@@ -350,12 +350,12 @@ def export_workflow(*, session: Session, user: User, workflow_id: str) -> Workfl
 
 
 class WorkflowFileInvalid(InvalidInput):
-    """The file is JSON but not a workflow file; ``details`` has one line per problem
+    """The file is JSON but not a workflow file; ``problems`` has one line per problem
     (``where: what``), and the message joins them."""
 
-    def __init__(self, details: list[str]) -> None:
-        super().__init__("not a WorkFuse workflow file: " + "; ".join(details))
-        self.details = details
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("not a WorkFuse workflow file: " + "; ".join(problems))
+        self.problems = problems
 
 
 def parse_workflow_file(data: Any) -> WorkflowExport:

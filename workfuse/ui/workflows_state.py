@@ -287,7 +287,7 @@ def describe_issue(issue: ValidationIssue) -> str:
 def _problems(error: InvalidInput) -> list[str]:
     """One readable line per problem of a refused import (at most ``MAX_SHOWN_PROBLEMS``)."""
     if isinstance(error, workflow_service.WorkflowFileInvalid):
-        lines = list(error.details)
+        lines = list(error.problems)
     elif error.issues:
         lines = [describe_issue(issue) for issue in error.issues]
     else:

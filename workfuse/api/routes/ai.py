@@ -1,4 +1,5 @@
-"""AI helpers for the editor: ``POST /api/ai/test-prompt`` (rate limited per user)."""
+"""AI helpers for the editor: ``POST /api/ai/generate-config`` (magic input) and
+``POST /api/ai/test-prompt``, both rate limited per user."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends
 
+from workfuse.ai.magic_input import MagicInputRequest, MagicInputResponse
 from workfuse.api.deps import CurrentUser, DbSession, rate_limited
 from workfuse.models import ApiSchema
 from workfuse.ratelimit import Limit
@@ -32,4 +34,16 @@ async def test_prompt(data: TestPrompt, user: CurrentUser, session: DbSession) -
         user_id=user.id,
         config=data.config,
         sample=data.sample,
+    )
+
+
+@router.post("/generate-config", dependencies=[Depends(rate_limited("AI", AI_LIMIT))])
+async def generate_config(
+    data: MagicInputRequest, user: CurrentUser, session: DbSession
+) -> MagicInputResponse:
+    """Magic input: a plain-English request to a validated node config (``{label,
+    config}``) with confidence, reasoning, attempts and token usage. No valid config
+    after the retries: 422 ``MAGIC_INPUT_FAILED`` with the last problems as details."""
+    return await service.generate_config(
+        session=session, store=process_secret_store(), user=user, request=data
     )

@@ -1,0 +1,145 @@
+"""Magic input with pydantic-ai's function model: validation, feedback, confidence."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import pytest
+from pydantic_ai.messages import ModelMessage, ModelResponse, ToolCallPart
+from pydantic_ai.models.function import AgentInfo, FunctionModel
+
+from workfuse.ai.magic_examples import EXAMPLES
+from workfuse.ai.magic_input import (
+    MagicContext,
+    MagicInputFailed,
+    MagicInputRequest,
+    check_proposal,
+    confidence_of,
+    generate_config,
+    system_prompt,
+)
+from workfuse.nodes.registry import REGISTRY
+
+
+def scripted(answers: list[dict[str, Any]]) -> tuple[FunctionModel, list[list[ModelMessage]]]:
+    """A model answering each call with the next proposal (the last one repeats)."""
+    seen: list[list[ModelMessage]] = []
+
+    def answer(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+        seen.append(messages)
+        proposal = answers[min(len(seen), len(answers)) - 1]
+        return ModelResponse(
+            parts=[ToolCallPart(tool_name=info.output_tools[0].name, args=proposal)]
+        )
+
+    return FunctionModel(answer), seen
+
+
+def request(node_type: str, **context: Any) -> MagicInputRequest:
+    return MagicInputRequest(
+        prompt="make it so", node_type=node_type, context=MagicContext.model_validate(context)
+    )
+
+
+@pytest.mark.parametrize(
+    ("node_type", "example"),
+    [(node_type, answer) for node_type, pairs in EXAMPLES.items() for _, answer in pairs],
+)
+def test_every_worked_example_is_a_valid_config(node_type: str, example: dict[str, Any]) -> None:
+    config = json.loads(
+        json.dumps(example["config"]).replace("credential:", "arn:aws:secretsmanager:x:")
+    )
+    context = {
+        "upstream": [{"id": id_, "type": "http"} for id_ in ("fetch", "summarise", "extract")]
+    }
+    assert (
+        check_proposal(node_type, example["label"], config, MagicContext.model_validate(context))
+        == []
+    )
+
+
+def test_every_node_type_has_examples_in_its_prompt() -> None:
+    for spec in REGISTRY.specs():
+        prompt = system_prompt(spec.type, ["Stripe"])
+        assert len(EXAMPLES[spec.type]) >= 2
+        assert spec.label in prompt and '"Stripe"' in prompt
+
+
+def test_a_valid_first_answer() -> None:
+    model, seen = scripted(
+        [{"label": "Double", "config": {"code": "trigger.data.n * 2"}, "confidence": 0.99}]
+    )
+
+    response = asyncio.run(generate_config(request("transform"), model, credentials={}))
+
+    assert response.config == {"label": "Double", "config": {"code": "trigger.data.n * 2"}}
+    assert response.attempts == 1 and len(seen) == 1
+    assert response.confidence == 0.95  # never above the first-answer ceiling
+    assert response.usage.total_tokens > 0
+
+
+def test_problems_go_back_as_feedback_until_an_answer_is_valid() -> None:
+    bad = {"label": "Fetch", "config": {"url": "https://x.test/{{ nodes.ghost.id }}"}}
+    good = {"label": "Fetch", "config": {"url": "https://x.test/{{ nodes.up.id }}"}}
+    model, seen = scripted([bad, good])
+    progress: list[str] = []
+
+    async def record(line: str) -> None:
+        progress.append(line)
+
+    response = asyncio.run(
+        generate_config(
+            request("http", upstream=[{"id": "up", "type": "http"}]),
+            model,
+            credentials={},
+            on_progress=record,
+        )
+    )
+
+    assert response.attempts == 2
+    assert response.config["config"]["url"].endswith("{{ nodes.up.id }}")
+    assert "ghost" in str(seen[1][-1])  # the second call saw the first answer's problem
+    assert any("Answer 1 had problems" in line for line in progress)
+
+
+def test_never_valid_raises_with_the_last_problems() -> None:
+    model, seen = scripted([{"label": "Branch", "config": {"conditions": [{"field": "{{ x"}]}}])
+
+    with pytest.raises(MagicInputFailed) as failure:
+        asyncio.run(generate_config(request("condition"), model, credentials={}))
+
+    assert failure.value.attempts == 3 and len(seen) == 3
+    assert failure.value.problems
+
+
+def test_credential_names_become_arns_and_unknown_names_are_problems() -> None:
+    answer = {
+        "label": "Charge",
+        "config": {
+            "method": "POST",
+            "url": "https://pay.test/charges",
+            "auth": {"type": "bearer", "secretArn": "credential:Stripe"},
+        },
+    }
+    model, _ = scripted([answer])
+    response = asyncio.run(
+        generate_config(request("http"), model, credentials={"Stripe": "local:stripe-1"})
+    )
+    assert response.config["config"]["auth"]["secretArn"] == "local:stripe-1"
+
+    model, _ = scripted([answer])
+    with pytest.raises(MagicInputFailed) as failure:
+        asyncio.run(generate_config(request("http"), model, credentials={"Other": "local:o"}))
+    assert "no credential named 'Stripe'" in failure.value.problems[0]
+
+
+@pytest.mark.parametrize(
+    ("says", "attempts", "confidence"),
+    [(0.9, 1, 0.9), (1.0, 1, 0.95), (1.0, 2, 0.75), (0.6, 2, 0.6), (1.0, 3, 0.55), (1.0, 9, 0.3)],
+)
+def test_confidence_reflects_attempts_not_only_the_models_say_so(
+    says: float, attempts: int, confidence: float
+) -> None:
+    assert confidence_of(says, attempts) == confidence
