@@ -12,6 +12,8 @@ import httpx
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
+from tests.support.local_server import serve as serve_http
+from tests.support.magic_llm import routes as magic_routes
 from tests.ui.conftest import OWNER_EMAIL, OWNER_PASSWORD, RunningApp, screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(900)]
@@ -231,3 +233,64 @@ def test_another_users_workflow_is_not_found(
     expect(page.get_by_text("Workflow not found")).to_be_visible(timeout=30_000)
     expect(page.locator('[data-testid="canvas-node"]')).to_have_count(0)
     context.close()
+
+
+def test_magic_input_proposes_a_config_that_can_be_applied_and_saved(
+    running_app: RunningApp, signed_in_page: Page
+) -> None:
+    graph = {
+        "nodes": [
+            *TRIGGER_ONLY["nodes"],
+            {
+                "id": "shape",
+                "type": "transform",
+                "position": {"x": 300, "y": 0},
+                "data": {"label": "Shape", "config": {"language": "jsonata", "code": "trigger"}},
+            },
+        ],
+        "edges": [{"id": "e1", "source": "start", "target": "shape"}],
+    }
+    proposal = {
+        "label": "Double n",
+        "config": {"language": "jsonata", "code": "trigger.data.n * 2"},
+        "reasoning": "Multiply the payload's n by two.",
+        "confidence": 0.9,
+    }
+    broken = {"label": "Double n", "config": {"language": "jsonata", "code": "{{ nodes.x"}}
+    workflow_id = _create_workflow(running_app, "Magic", graph)
+    handlers, calls = magic_routes([broken, proposal])
+    with serve_http(handlers) as llm:
+        page = signed_in_page
+        page.goto(f"{running_app.url}/workflows/{workflow_id}")
+        _node(page, "shape").click()
+
+        # When: the person describes the node in plain English and generates
+        page.locator(".magic-button").click()
+        page.locator('textarea[name="magic_prompt"]').fill("double the n of the payload")
+        page.get_by_role("dialog").get_by_role("combobox").first.click()
+        page.get_by_role("option", name="openai-compatible").click()
+        page.locator('input[name="magic_base_url"]').fill(f"{llm.url}/v1")
+        page.locator('input[name="magic_model"]').fill("scripted")
+        page.locator(".magic-generate").click()
+
+        # Then: after one retry with feedback, the proposal shows as a diff with its confidence
+        expect(page.locator(".magic-diff")).to_contain_text("trigger.data.n * 2", timeout=30_000)
+        expect(page.locator(".diff-remove").first).to_be_visible()
+        expect(page.locator(".magic-confidence")).to_contain_text("75%")
+        expect(page.locator(".magic-progress")).to_contain_text("Answer 1 had problems")
+        screenshot(page, "editor-magic-input")
+        assert len(calls) == 2
+
+        # When: it is applied and saved
+        page.locator(".magic-apply").click()
+        expect(page.locator(".panel-title")).to_have_text("Double n")
+        expect(page.locator(".dirty")).to_be_visible()
+        page.locator(".save-button").click()
+        expect(page.locator(".saved")).to_be_visible(timeout=10_000)
+
+    # Then: the stored workflow has the generated config
+    with httpx.Client(base_url=running_app.url, timeout=10) as api:
+        api.post("/api/auth/sign-in", json={"email": OWNER_EMAIL, "password": OWNER_PASSWORD})
+        stored = api.get(f"/api/workflows/{workflow_id}").json()
+    shape = next(node for node in stored["graph"]["nodes"] if node["id"] == "shape")
+    assert shape["data"]["config"] == proposal["config"]

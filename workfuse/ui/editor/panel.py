@@ -11,6 +11,7 @@ from workfuse.ui import routes
 from workfuse.ui.editor import node_form
 from workfuse.ui.editor.components import code_field
 from workfuse.ui.editor.draft import ProblemRow
+from workfuse.ui.editor.magic_panel import magic_dialog
 from workfuse.ui.editor.node_form import KeyValueRow, RuleRow
 from workfuse.ui.editor.state import EditorState
 
@@ -541,6 +542,7 @@ def node_panel() -> rx.Component:
                 min_width="0",
             ),
             rx.spacer(),
+            magic_dialog(),
             rx.tooltip(
                 rx.icon_button(
                     rx.icon("trash-2", size=15),
