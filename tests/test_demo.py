@@ -164,3 +164,26 @@ def test_prepare_refuses_production_on_sqlite(tmp_path: Path) -> None:
     with pytest.raises(SettingsError, match="WORKFUSE_DATABASE_URL"):
         prepare(settings)
     assert not (tmp_path / "workfuse.db").exists()
+
+
+def test_the_demo_runs_to_completion_with_its_sample_payload(engine: str, session: Session) -> None:
+    """Run now on a fresh install works the first time (no keys, no URLs to set)."""
+    from tests.engine.helpers import wait_for
+    from workfuse.models import ExecutionStatus
+    from workfuse.services.executions import run_workflow
+
+    workflow = ensure_demo(session=session, email=DEMO_EMAIL)
+    session.commit()
+    assert workflow is not None
+    owner = session.exec(select(User)).one()
+
+    execution, runs = wait_for(
+        run_workflow(session=session, user=owner, workflow_id=workflow.id).id
+    )
+
+    assert execution.status is ExecutionStatus.COMPLETED, execution.error
+    assert runs["alert"].output["result"] == {
+        "text": "Urgent: Checkout is down",
+        "channel": "#on-call",
+    }
+    assert {runs["summarise"].status.value, runs["notify"].status.value} == {"SKIPPED"}

@@ -13,12 +13,14 @@ from workfuse.services.workflows import WorkflowCreate, create_workflow
 DEMO_NAME = "Triage incoming support tickets"
 DEMO_DESCRIPTION = (
     "A webhook receives a ticket, a JSONata step pulls out what matters, a condition "
-    "routes urgent tickets to an HTTP alert and the rest to an AI summary."
+    "sends urgent tickets to a JavaScript step that formats an alert, and the rest to an "
+    "AI summary posted to your helpdesk. The sample payload (an urgent ticket) runs as is; "
+    "the other branch needs WORKFUSE_OPENAI_API_KEY and HELPDESK_WEBHOOK_URL."
 )
 
 
 def demo_graph() -> dict[str, Any]:
-    """A valid graph that uses every node type."""
+    """A valid graph that uses every node type; its sample payload runs with no setup."""
 
     def node(
         node_id: str,
@@ -82,18 +84,17 @@ def demo_graph() -> dict[str, Any]:
             ),
             node(
                 "alert",
-                "http",
-                "Page on-call",
+                "transform",
+                "Format alert",
                 780,
                 20,
                 {
-                    "method": "POST",
-                    "url": "{{ env.ONCALL_WEBHOOK_URL }}",
-                    "headers": {"Content-Type": "application/json"},
-                    "body": {"text": "Urgent ticket: {{ nodes.extract.result.subject }}"},
-                    "timeout": 10000,
+                    "language": "javascript",
+                    "code": (
+                        "const t = nodes.extract.result;\n"
+                        "return { text: `Urgent: ${t.subject}`, channel: '#on-call' };"
+                    ),
                 },
-                retry={"maxAttempts": 3, "backoffMultiplier": 2, "initialDelayMs": 1000},
             ),
             node(
                 "summarise",
@@ -112,6 +113,21 @@ def demo_graph() -> dict[str, Any]:
                     "maxTokens": 200,
                 },
             ),
+            node(
+                "notify",
+                "http",
+                "Post to helpdesk",
+                1040,
+                220,
+                {
+                    "method": "POST",
+                    "url": "{{ env.HELPDESK_WEBHOOK_URL }}",
+                    "headers": {"Content-Type": "application/json"},
+                    "body": {"text": "{{ nodes.summarise.response }}"},
+                    "timeout": 10000,
+                },
+                retry={"maxAttempts": 3, "backoffMultiplier": 2, "initialDelayMs": 1000},
+            ),
         ],
         "edges": [
             {"id": "ticket-extract", "source": "ticket", "target": "extract"},
@@ -123,6 +139,7 @@ def demo_graph() -> dict[str, Any]:
                 "target": "summarise",
                 "sourceHandle": "normal",
             },
+            {"id": "summarise-notify", "source": "summarise", "target": "notify"},
         ],
     }
 

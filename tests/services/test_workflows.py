@@ -11,11 +11,12 @@ from typing import Any
 import pytest
 from sqlmodel import Session, col, select
 
-from workfuse.db import get_engine
+from workfuse.db import get_engine, session_scope
 from workfuse.demo import demo_graph
 from workfuse.graph import IssueCode
 from workfuse.models import MAX_NAME_LENGTH, Execution, ExecutionStatus, User, Workflow
 from workfuse.models import WorkflowVersion as Version
+from workfuse.secrets import LocalSecretStore, SecretNotFound
 from workfuse.services.errors import (
     Conflict,
     InvalidInput,
@@ -23,6 +24,7 @@ from workfuse.services.errors import (
     ServiceError,
     WorkflowInvalid,
 )
+from workfuse.services.secrets import create_secret
 from workfuse.services.workflows import (
     WorkflowCreate,
     WorkflowUpdate,
@@ -376,7 +378,9 @@ def test_another_users_workflow_is_not_found_for_every_operation(
         "update": lambda: update_workflow(
             session=session, user=other_user, workflow_id=wid, data=WorkflowUpdate(name="mine")
         ),
-        "delete": lambda: delete_workflow(session=session, user=other_user, workflow_id=wid),
+        "delete": lambda: delete_workflow(
+            session=session, store=_store(database_url), user=other_user, workflow_id=wid
+        ),
         "export": lambda: export_workflow(session=session, user=other_user, workflow_id=wid),
         "versions": lambda: list_versions(session=session, user=other_user, workflow_id=wid),
         "activate": lambda: set_active(
@@ -497,9 +501,20 @@ def test_delete_removes_the_workflow_its_versions_and_executions(
     )
     session.commit()
 
+    # And: a credential scoped to it, and one of the user's own
+    store = _store(database_url)
+    scoped = create_secret(
+        session=session,
+        store=store,
+        user_id=user.id,
+        name="scoped",
+        value="v-1",
+        workflow_id=workflow.id,
+    )
+    mine = create_secret(session=session, store=store, user_id=user.id, name="mine", value="v-2")
+
     # When: it is deleted
-    delete_workflow(session=session, user=user, workflow_id=workflow.id)
-    session.commit()
+    delete_workflow(session=session, store=store, user=user, workflow_id=workflow.id)
 
     # Then: it and everything under it are gone; the other workflow is untouched
     state = db_state(database_url)
@@ -509,6 +524,14 @@ def test_delete_removes_the_workflow_its_versions_and_executions(
         assert fresh.exec(select(Execution)).all() == []
     with pytest.raises(NotFound):
         get_workflow(session=session, user=user, workflow_id=workflow.id)
+    # And: the scoped credential's value left the store; the user's own stayed
+    with pytest.raises(SecretNotFound):
+        store.get_secret_value(scoped.arn)
+    assert store.get_secret_value(mine.arn) == "v-2"
+
+
+def _store(database_url: str) -> LocalSecretStore:
+    return LocalSecretStore(key=bytes(32), session_factory=lambda: session_scope(database_url))
 
 
 # --- export and import --------------------------------------------------------------------

@@ -95,8 +95,9 @@ def _named(session: Session, user_id: str, name: str) -> SecretReference | None:
     return session.exec(query).first()
 
 
-def _discard(store: SecretStore, arn: str) -> None:
-    """Compensate a store write whose reference was not saved."""
+def discard_secret_value(store: SecretStore, arn: str) -> None:
+    """Remove a value whose reference is gone (or was never saved); a failure is logged
+    (the value is orphaned in the store), never raised."""
     try:
         store.delete_secret(arn)
     except SecretNotFound:
@@ -233,7 +234,7 @@ def create_secret(
         session.commit()
     except BaseException as error:
         session.rollback()
-        _discard(store, stored.arn)
+        discard_secret_value(store, stored.arn)
         if isinstance(error, IntegrityError) and _named(session, user_id, name) is not None:
             # Another request took the name between the check and the insert.
             raise Conflict(f"a credential named {name!r} already exists") from None
@@ -281,7 +282,7 @@ def delete_secret(*, session: Session, store: SecretStore, user_id: str, secret_
     except BaseException:
         session.rollback()
         raise
-    _discard(store, arn)
+    discard_secret_value(store, arn)
     logger.info("credential %s deleted", secret_id)
 
 

@@ -31,11 +31,13 @@ from workfuse.models import (
     MAX_DESCRIPTION_LENGTH,
     MAX_NAME_LENGTH,
     ApiSchema,
+    SecretReference,
     User,
     Workflow,
     WorkflowVersion,
 )
 from workfuse.nodes.registry import REGISTRY
+from workfuse.secrets import SecretStore
 from workfuse.services.errors import (
     Conflict,
     InvalidInput,
@@ -43,6 +45,7 @@ from workfuse.services.errors import (
     WorkflowInvalid,
     reject_nul,
 )
+from workfuse.services.secrets import discard_secret_value
 from workfuse.settings import get_settings
 
 WEBHOOK_TOKEN_BYTES = 24  #: bytes of randomness (192 bits)
@@ -323,10 +326,17 @@ def ensure_runnable(workflow: Workflow) -> WorkflowGraph:
     return _RUNNABLE.put(key, graph)
 
 
-def delete_workflow(*, session: Session, user: User, workflow_id: str) -> None:
+def delete_workflow(*, session: Session, store: SecretStore, user: User, workflow_id: str) -> None:
+    """Delete the workflow with its versions, executions and the credentials scoped to
+    it (commits; then their values leave the secret store, as ``delete_secret`` does)."""
     workflow = get_workflow(session=session, user=user, workflow_id=workflow_id)
+    scoped = session.exec(
+        select(SecretReference.arn).where(SecretReference.workflow_id == workflow_id)
+    ).all()
     session.delete(workflow)
-    session.flush()
+    session.commit()
+    for arn in scoped:
+        discard_secret_value(store, arn)
 
 
 def list_versions(*, session: Session, user: User, workflow_id: str) -> list[WorkflowVersion]:

@@ -18,6 +18,7 @@ from reflex.event import EventSpec
 from workfuse.db import session_scope
 from workfuse.graph import ValidationIssue
 from workfuse.models import Execution, Workflow
+from workfuse.secrets import process_secret_store
 from workfuse.services import executions as execution_service
 from workfuse.services import workflows as workflow_service
 from workfuse.services.errors import InvalidInput, ServiceError
@@ -256,7 +257,10 @@ class WorkflowsState(SessionState):
                 if user is None:
                     return self._to_sign_in()
                 workflow_service.delete_workflow(
-                    session=session, user=user, workflow_id=workflow_id
+                    session=session,
+                    store=process_secret_store(),
+                    user=user,
+                    workflow_id=workflow_id,
                 )
         except ServiceError as error:
             self.error = str(error)

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 
 from workfuse.api.deps import CurrentUser, DbSession
 from workfuse.models import ApiSchema
+from workfuse.secrets import process_secret_store
 from workfuse.services import workflows as service
 from workfuse.services.workflows import (
     MAX_LIST_LIMIT,
@@ -78,7 +79,9 @@ def update_workflow(
 
 @router.delete("/{workflow_id}", status_code=status.HTTP_204_NO_CONTENT)
 def delete_workflow(workflow_id: str, user: CurrentUser, session: DbSession) -> None:
-    service.delete_workflow(session=session, user=user, workflow_id=workflow_id)
+    service.delete_workflow(
+        session=session, store=process_secret_store(), user=user, workflow_id=workflow_id
+    )
 
 
 @router.get("/{workflow_id}/export", response_model=WorkflowExport)
