@@ -143,3 +143,21 @@ def test_confidence_reflects_attempts_not_only_the_models_say_so(
     says: float, attempts: int, confidence: float
 ) -> None:
     assert confidence_of(says, attempts) == confidence
+
+
+def test_a_failure_reports_the_last_answers_problems_and_what_it_cost() -> None:
+    ghost = {"label": "Fetch", "config": {"url": "https://x.test/{{ nodes.ghost.id }}"}}
+    wrong_method = {"label": "Fetch", "config": {"method": "FETCH", "url": "https://x.test"}}
+    model, _ = scripted([ghost, wrong_method, wrong_method])
+    progress: list[str] = []
+
+    async def record(line: str) -> None:
+        progress.append(line)
+
+    with pytest.raises(MagicInputFailed) as failure:
+        asyncio.run(generate_config(request("http"), model, credentials={}, on_progress=record))
+
+    problems = " ".join(failure.value.problems)
+    assert "method" in problems and "ghost" not in problems
+    assert failure.value.usage.total_tokens > 0
+    assert "Checking answer 1…" in progress  # the ghost answer passed the schema

@@ -210,6 +210,18 @@ def test_delete_key_removes_the_selected_node_and_its_edges(
     expect(page.locator(".dirty")).to_be_visible()
     expect(page.locator(".side-panel")).to_contain_text("Problems")
 
+    # And: leaving through a link asks first; declining stays on the editor
+    questions: list[str] = []
+
+    def decline(dialog: Any) -> None:
+        questions.append(dialog.message)
+        dialog.dismiss()
+
+    page.once("dialog", decline)
+    page.get_by_role("link", name="Workflows").click()
+    expect(page.locator(".dirty")).to_be_visible()
+    assert questions and "unsaved changes" in questions[0]
+
 
 def test_another_users_workflow_is_not_found(
     running_app: RunningApp, signed_in_page: Page, browser: Any

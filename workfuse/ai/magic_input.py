@@ -35,6 +35,7 @@ MAX_PROMPT_CHARS = 4000  #: characters of the plain-English request
 MAX_SAMPLE_CHARS = 2000  #: characters of each upstream sample output put in the prompt
 MAX_ATTEMPTS = 3  #: model answers per request (the first and two retries with feedback)
 CREDENTIAL_PREFIX = "credential:"
+FEEDBACK_INTRO = "The config has problems; fix them:\n- "
 
 #: Called with a line of progress ("Asking openai gpt-4o-mini…", "Attempt 2: …").
 Progress = Callable[[str], Awaitable[None]]
@@ -92,12 +93,14 @@ class MagicInputResponse(MagicModel):
 
 
 class MagicInputFailed(Exception):
-    """No valid config came out of ``attempts`` answers; ``problems`` are the last ones."""
+    """No valid config came out of ``attempts`` answers; ``problems`` are the last
+    answer's; ``usage`` is what the failed answers cost."""
 
-    def __init__(self, message: str, problems: list[str], attempts: int) -> None:
+    def __init__(self, message: str, problems: list[str], attempts: int, usage: MagicUsage) -> None:
         super().__init__(message)
         self.problems = problems
         self.attempts = attempts
+        self.usage = usage
 
 
 def proposal_model(node_type: str) -> type[BaseModel]:
@@ -149,17 +152,21 @@ def user_prompt(request: MagicInputRequest) -> str:
     if context.upstream:
         lines = []
         for node in context.upstream:
-            sample = json.dumps(node.sample_output, default=str)
-            if len(sample) > MAX_SAMPLE_CHARS:
-                sample = sample[:MAX_SAMPLE_CHARS] + "…"
+            sample = _clipped(node.sample_output)
             lines.append(f"- {node.id} ({node.type}, {node.label!r}): sample output {sample}")
         parts.append("Earlier nodes:\n" + "\n".join(lines))
     if context.trigger_sample is not None:
-        sample = json.dumps(context.trigger_sample, default=str)[:MAX_SAMPLE_CHARS]
-        parts.append(f"Trigger payload sample (trigger.data): {sample}")
+        parts.append(f"Trigger payload sample (trigger.data): {_clipped(context.trigger_sample)}")
     if context.current_config:
-        parts.append(f"Current config (change what the request asks): {context.current_config}")
+        current = _clipped(context.current_config)
+        parts.append(f"Current config (change what the request asks): {current}")
     return "\n\n".join(parts)
+
+
+def _clipped(value: Any) -> str:
+    """``value`` as JSON, cut to :data:`MAX_SAMPLE_CHARS` with a marker."""
+    text = json.dumps(value, default=str, ensure_ascii=False)
+    return text if len(text) <= MAX_SAMPLE_CHARS else text[:MAX_SAMPLE_CHARS] + "…"
 
 
 def resolve_credentials(value: Any, credentials: dict[str, str], problems: list[str]) -> Any:
@@ -207,6 +214,35 @@ def check_proposal(
     ]
 
 
+def _usage_of(messages: list[Any]) -> tuple[int, MagicUsage]:
+    """How many answers the model gave and what they cost, from a run's messages."""
+    from pydantic_ai.messages import ModelResponse
+
+    responses = [message for message in messages if isinstance(message, ModelResponse)]
+    prompt = sum(int(response.usage.input_tokens or 0) for response in responses)
+    completion = sum(int(response.usage.output_tokens or 0) for response in responses)
+    usage = MagicUsage(
+        prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion
+    )
+    return len(responses), usage
+
+
+def _last_feedback(messages: list[Any]) -> list[str]:
+    """The problems sent back after the last answer (schema errors or our checks)."""
+    from pydantic_ai.messages import RetryPromptPart, ToolReturnPart
+
+    for message in reversed(messages):
+        for part in reversed(getattr(message, "parts", [])):
+            if isinstance(part, RetryPromptPart):
+                return [part.model_response()]
+            if isinstance(part, ToolReturnPart) and getattr(part, "outcome", None) == "retried":
+                _, _, listed = str(part.content).partition(FEEDBACK_INTRO)
+                return [line for line in listed.split("\n- ") if line.strip()] or [
+                    str(part.content)
+                ]
+    return []
+
+
 def confidence_of(model_says: float, attempts: int) -> float:
     """The model's own confidence, capped by how hard it was: 0.95 at the first
     answer, 0.75 at the second, 0.55 at the third (never above what the model says)."""
@@ -229,9 +265,8 @@ async def generate_config(
     answers without a valid config, and the provider's own errors (pydantic-ai's
     ``ModelAPIError`` and friends) as they come.
     """
-    from pydantic_ai import Agent, ModelRetry, capture_run_messages
+    from pydantic_ai import Agent, ModelRetry, RunContext, capture_run_messages
     from pydantic_ai.exceptions import UnexpectedModelBehavior
-    from pydantic_ai.messages import ModelResponse, RetryPromptPart
     from pydantic_ai.settings import ModelSettings
 
     node_type = request.node_type
@@ -242,14 +277,11 @@ async def generate_config(
         instructions=system_prompt(node_type, sorted(credentials)),
         retries={"output": max_attempts - 1, "tools": max_attempts - 1},
     )
-    answers = 0
-    last_problems: list[str] = []
     accepted: dict[str, Any] = {}
 
     @agent.output_validator
-    async def _validate(proposal: BaseModel) -> BaseModel:
-        nonlocal answers, last_problems
-        answers += 1
+    async def _validate(run_context: RunContext[None], proposal: BaseModel) -> BaseModel:
+        answers = run_context.retry + 1  # schema failures count as answers too
         if on_progress is not None:
             await on_progress(f"Checking answer {answers}…")
         data = proposal.model_dump(mode="json", by_alias=True, exclude_unset=True)
@@ -257,10 +289,9 @@ async def generate_config(
         config = resolve_credentials(data["config"], credentials, problems)
         problems += check_proposal(node_type, data["label"], config, request.context)
         if problems:
-            last_problems = problems
             if on_progress is not None and answers < max_attempts:
                 await on_progress(f"Answer {answers} had problems; asking again: {problems[0]}")
-            raise ModelRetry("The config has problems; fix them:\n- " + "\n- ".join(problems))
+            raise ModelRetry(FEEDBACK_INTRO + "\n- ".join(problems))
         accepted.update(data, config=config)
         return proposal
 
@@ -275,32 +306,20 @@ async def generate_config(
         try:
             run = await agent.run(user_prompt(request), model_settings=settings)
         except UnexpectedModelBehavior:
-            responses = sum(isinstance(message, ModelResponse) for message in messages)
-            if not last_problems:  # the answers did not even match the schema
-                last_problems = [
-                    part.model_response()
-                    for message in messages
-                    for part in getattr(message, "parts", [])
-                    if isinstance(part, RetryPromptPart)
-                ][-1:] or ["the model did not answer with a config"]
+            answers, usage = _usage_of(messages)
+            problems = _last_feedback(messages) or ["the model did not answer with a config"]
             raise MagicInputFailed(
-                f"no valid {node_type} config after {responses} answer(s); "
+                f"no valid {node_type} config after {answers} answer(s); "
                 "try describing it differently",
-                last_problems,
-                responses,
+                problems,
+                answers,
+                usage,
             ) from None
-    attempts = sum(isinstance(message, ModelResponse) for message in run.all_messages())
-    usage = run.usage
-    prompt_tokens = int(usage.input_tokens or 0)
-    completion_tokens = int(usage.output_tokens or 0)
+    attempts, usage = _usage_of(run.all_messages())
     return MagicInputResponse(
         config={"label": accepted["label"], "config": accepted["config"]},
         confidence=confidence_of(float(accepted.get("confidence", 0.8)), attempts),
         reasoning=str(accepted.get("reasoning", "")),
         attempts=attempts,
-        usage=MagicUsage(
-            prompt_tokens=prompt_tokens,
-            completion_tokens=completion_tokens,
-            total_tokens=prompt_tokens + completion_tokens,
-        ),
+        usage=usage,
     )

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from workfuse.demo import demo_graph
+from tests.ui.editor.sample_graph import demo_graph
 from workfuse.graph import IssueCode, ValidationIssue, ValidationResult
 from workfuse.nodes.registry import REGISTRY, UnknownNodeType
 from workfuse.ui.editor import draft as drafts

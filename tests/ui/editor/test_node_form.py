@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from workfuse.demo import demo_graph
+from tests.ui.editor.sample_graph import demo_graph
 from workfuse.graph import IssueCode, ValidationIssue
 from workfuse.ui.editor import draft as drafts
 from workfuse.ui.editor import node_form

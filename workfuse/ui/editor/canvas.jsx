@@ -261,13 +261,24 @@ function Canvas({
         event.dataTransfer.effectAllowed = "copy";
       }
     };
+    // Links inside the app navigate without unloading the page: ask before those too.
+    const onLinkClick = (event) => {
+      const link = event.target.closest && event.target.closest("a[href]");
+      if (!link || !dirtyRef.current || link.target === "_blank") return;
+      if (!window.confirm("This workflow has unsaved changes. Leave without saving?")) {
+        event.preventDefault();
+        event.stopPropagation();
+      }
+    };
     window.addEventListener("keydown", onKey);
     window.addEventListener("beforeunload", onBeforeUnload);
     document.addEventListener("dragstart", onDragStart);
+    document.addEventListener("click", onLinkClick, true);
     return () => {
       window.removeEventListener("keydown", onKey);
       window.removeEventListener("beforeunload", onBeforeUnload);
       document.removeEventListener("dragstart", onDragStart);
+      document.removeEventListener("click", onLinkClick, true);
     };
   }, [onSave, onSelectItem]);
 

@@ -531,6 +531,25 @@ def run_tab() -> rx.Component:
     )
 
 
+def problem_callout(
+    lines: rx.Var[list[str]], colour: str, icon: str, class_name: str
+) -> rx.Component:
+    """The selected node's errors (red) or warnings (amber), one line each."""
+    return rx.cond(
+        lines.length() > 0,
+        rx.callout.root(
+            rx.callout.icon(rx.icon(icon)),
+            rx.vstack(
+                rx.foreach(lines, lambda text: rx.text(text, size="1", class_name=class_name)),
+                spacing="1",
+            ),
+            color_scheme=colour,
+            size="1",
+            width="100%",
+        ),
+    )
+
+
 def node_panel() -> rx.Component:
     return rx.vstack(
         rx.hstack(
@@ -557,22 +576,8 @@ def node_panel() -> rx.Component:
             width="100%",
             align="start",
         ),
-        rx.cond(
-            EditorState.node_problems.length() > 0,
-            rx.callout.root(
-                rx.callout.icon(rx.icon("triangle-alert")),
-                rx.vstack(
-                    rx.foreach(
-                        EditorState.node_problems,
-                        lambda text: rx.text(text, size="1", class_name="node-problem"),
-                    ),
-                    spacing="1",
-                ),
-                color_scheme="red",
-                size="1",
-                width="100%",
-            ),
-        ),
+        problem_callout(EditorState.node_problems, "red", "circle-x", "node-problem"),
+        problem_callout(EditorState.node_warnings, "amber", "triangle-alert", "node-warning"),
         rx.tabs.root(
             rx.tabs.list(
                 rx.tabs.trigger("Settings", value="settings"),

@@ -22,7 +22,9 @@ from workfuse.models import NodeRun, Workflow
 from workfuse.services import executions as execution_service
 from workfuse.services import secrets as secret_service
 from workfuse.services import workflows as workflow_service
+from workfuse.services.ai import DEFAULT_MODELS
 from workfuse.services.errors import NotFound, ServiceError
+from workfuse.services.preferences import get_ai_defaults
 from workfuse.ui import routes
 from workfuse.ui.editor import draft as drafts
 from workfuse.ui.editor import node_form
@@ -112,6 +114,7 @@ class EditorState(SessionState):
     form_error: str = ""
     field_errors: dict[str, str] = {}
     node_problems: list[str] = []
+    node_warnings: list[str] = []
     credentials: list[CredentialOption] = []
 
     versions: list[VersionRow] = []
@@ -213,11 +216,17 @@ class EditorState(SessionState):
         node = drafts.find_node(draft, self.selected_node)
         if node is None:
             self.selected_node = ""
-            self.form, self.field_errors, self.node_problems = NodeForm(), {}, []
+            self.form, self.field_errors = NodeForm(), {}
+            self.node_problems, self.node_warnings = [], []
             return
         self.form = node_form.build_form(node, self._texts)
         mine = [issue for issue in result.issues() if issue.node_id == self.selected_node]
-        self.node_problems = [drafts.short_message(issue) for issue in mine]
+        self.node_problems = [
+            drafts.short_message(issue) for issue in mine if issue.severity.value == "error"
+        ]
+        self.node_warnings = [
+            drafts.short_message(issue) for issue in mine if issue.severity.value == "warning"
+        ]
         self.field_errors = {
             key: drafts.short_message(issue)
             for issue in mine
@@ -251,8 +260,22 @@ class EditorState(SessionState):
         except (KeyError, TypeError, ValueError):
             self.error = f"Unknown node type {node_type!r}."
             return
+        if node_type == "ai":
+            draft = self._with_ai_defaults(draft, node_id)
         self.selected_node, self.selected_edge = node_id, ""
         self._change(draft)
+
+    def _with_ai_defaults(self, draft: drafts.Draft, node_id: str) -> drafts.Draft:
+        """A new AI node starts with the user's default provider and model (Settings)."""
+        with session_scope() as session:
+            user = self._signed_in_user(session)
+            defaults = get_ai_defaults(user=user) if user is not None else None
+        node = drafts.find_node(draft, node_id)
+        if defaults is None or defaults.provider is None or node is None:
+            return draft
+        config = {**node["data"]["config"], "provider": defaults.provider}
+        config["model"] = defaults.model or DEFAULT_MODELS[defaults.provider]
+        return drafts.replace_node(draft, {**node, "data": {**node["data"], "config": config}})
 
     def nodes_moved(self, moves: list[dict[str, Any]]) -> None:
         self._change(drafts.move_nodes(self._get_draft(), moves))

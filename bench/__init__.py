@@ -1,0 +1,1 @@
+"""Benchmarks and evaluations (run from the repository root; see README.md)."""
