@@ -227,3 +227,17 @@ def test_every_node_type_can_be_generated(
 
     assert response.status_code == 200, response.text
     assert response.json()["config"]["config"] == answer["config"]
+
+
+def test_magic_input_shares_the_ai_rate_limit(ada: httpx.Client) -> None:
+    """Each call counts against the user's AI budget, even one that fails fast."""
+    from workfuse.api.routes.ai import AI_LIMIT
+
+    unconfigured = {"prompt": "anything", "nodeType": "transform", "provider": "anthropic"}
+    for _ in range(AI_LIMIT.count):
+        assert ada.post("/api/ai/generate-config", json=unconfigured).status_code == 422
+
+    limited = ada.post("/api/ai/generate-config", json=unconfigured)
+
+    assert limited.status_code == 429
+    assert limited.json()["error"]["code"] == "RATE_LIMITED"
