@@ -8,6 +8,7 @@ references to missing nodes written as ``nodes.X``, ``nodes['X']`` or
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection, Iterator
 
 from jinja2 import nodes
@@ -48,19 +49,20 @@ def _path_head(arg: nodes.Node, lineno: int) -> Iterator[tuple[str, int]]:
         yield arg.value.split(".")[0], lineno
 
 
-def validate_template(
-    source: str, known_nodes: Collection[str] | None = None
-) -> list[TemplateProblem]:
-    """Problems an editor can show before saving: syntax errors (line and column),
-    unknown filters, unknown names and, when ``known_nodes`` is given, references to
-    node ids not in it. An empty list means the template compiles."""
-    if not _has_tags(source):
-        return []
+#: Templates analysed so far (syntax and names do not depend on the workflow): the
+#: editor revalidates its whole draft on every change, with the same ~hundreds of
+#: templates each time.
+MAX_ANALYSED = 4096
+
+
+@functools.lru_cache(maxsize=MAX_ANALYSED)
+def _analyse(source: str) -> tuple[tuple[TemplateProblem, ...], tuple[tuple[str, int], ...]]:
+    """The workflow-independent problems of ``source`` and the node ids it names."""
     try:
         tree = _parse(source)
         compile_template(source)
     except TemplateError as error:
-        return [TemplateProblem(error.message, error.line, error.column)]
+        return (TemplateProblem(error.message, error.line, error.column),), ()
     problems: dict[tuple[str, int], TemplateProblem] = {}
     unknown = find_undeclared_variables(tree) - KNOWN_NAMES - set(_ENV.globals)
     for node in tree.find_all(nodes.Name):
@@ -69,8 +71,21 @@ def validate_template(
                 f"unknown name {node.name!r}: templates can use nodes, trigger, env and the helpers"
             )
             problems.setdefault((message, node.lineno), TemplateProblem(message, node.lineno))
+    return tuple(problems.values()), tuple(_node_references(tree))
+
+
+def validate_template(
+    source: str, known_nodes: Collection[str] | None = None
+) -> list[TemplateProblem]:
+    """Problems an editor can show before saving: syntax errors (line and column),
+    unknown filters, unknown names and, when ``known_nodes`` is given, references to
+    node ids not in it. An empty list means the template compiles."""
+    if not _has_tags(source):
+        return []
+    found, references = _analyse(source)
+    problems = {(problem.message, problem.line or 0): problem for problem in found}
     if known_nodes is not None:
-        for node_id, lineno in _node_references(tree):
+        for node_id, lineno in references:
             if node_id not in known_nodes:
                 message = f"unknown node {node_id!r}: no node with this id in the workflow"
                 problems.setdefault((message, lineno), TemplateProblem(message, lineno))

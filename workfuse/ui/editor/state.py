@@ -204,15 +204,25 @@ class EditorState(SessionState):
         draft: drafts.Draft = json.loads(self._draft_json)
         return draft
 
-    def _refresh(self, draft: drafts.Draft | None = None) -> None:
-        """Recompute everything the browser sees from the draft (after every change)."""
+    def _refresh(self, draft: drafts.Draft | None = None, *, canvas: bool = True) -> None:
+        """Recompute what the browser sees from the draft (after every change).
+
+        ``canvas=False`` leaves the canvas and the problems list as they are: for a
+        selection made on the canvas itself, which React Flow already shows (sending
+        the nodes of a large workflow again would cost more than the click).
+        """
         if draft is None:
             draft = self._get_draft()
         result = drafts.validate(self.name, draft)
-        self.canvas_nodes = drafts.canvas_nodes(draft, result, self._statuses, self.selected_node)
-        self.canvas_edges = drafts.canvas_edges(draft, result, self._statuses, self.selected_edge)
-        self.problems = drafts.problem_rows(result)
-        self.error_count, self.warning_count = len(result.errors), len(result.warnings)
+        if canvas:
+            self.canvas_nodes = drafts.canvas_nodes(
+                draft, result, self._statuses, self.selected_node
+            )
+            self.canvas_edges = drafts.canvas_edges(
+                draft, result, self._statuses, self.selected_edge
+            )
+            self.problems = drafts.problem_rows(result)
+            self.error_count, self.warning_count = len(result.errors), len(result.warnings)
         node = drafts.find_node(draft, self.selected_node)
         if node is None:
             self.selected_node = ""
@@ -300,15 +310,19 @@ class EditorState(SessionState):
         self.delete_items({"nodes": [self.selected_node], "edges": [self.selected_edge]})
 
     def select_item(self, item: dict[str, Any]) -> None:
+        """A click on the canvas (or Escape): show the item's form."""
+        self._select(item, canvas=False)
+
+    def select_node(self, node_id: str) -> None:
+        """A problem in the list was clicked: select its node, on the canvas too."""
+        self._select({"kind": "node", "id": node_id}, canvas=True)
+
+    def _select(self, item: dict[str, Any], *, canvas: bool) -> None:
         kind, item_id = item.get("kind"), str(item.get("id") or "")
         self.selected_node = item_id if kind == "node" else ""
         self.selected_edge = item_id if kind == "edge" else ""
         self.form_error = ""
-        self._refresh()
-
-    def select_node(self, node_id: str) -> None:
-        """A problem in the list was clicked: select its node."""
-        self.select_item({"kind": "node", "id": node_id})
+        self._refresh(canvas=canvas)
 
     # --- panel events ------------------------------------------------------------
 
