@@ -49,6 +49,7 @@ bench: install
 	$(VENV)/bin/python bench/bench_transform.py
 	$(VENV)/bin/python bench/bench_http.py
 	$(VENV)/bin/python bench/bench_webhooks.py
+	$(VENV)/bin/python bench/bench_editor.py
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .web .states tests/artifacts
