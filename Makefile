@@ -50,6 +50,7 @@ bench: install
 	$(VENV)/bin/python bench/bench_http.py
 	$(VENV)/bin/python bench/bench_webhooks.py
 	$(VENV)/bin/python -m bench.magic_input_eval
+	$(VENV)/bin/python bench/bench_editor.py
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .web .states tests/artifacts
