@@ -49,7 +49,7 @@ def test_first_run_asks_for_the_owner_account_then_shows_the_demo(
     row = page.locator(".workflow-row", has_text=DEMO_NAME)
     expect(row).to_be_visible(timeout=30_000)
     expect(row).to_contain_text("Active")
-    expect(row).to_contain_text("5 nodes · v1")
+    expect(row).to_contain_text("6 nodes · v1")
     expect(page.get_by_text(OWNER_EMAIL)).to_be_visible()
     screenshot(page, "workflows")
 
