@@ -155,6 +155,11 @@ def test_run_now_opens_the_execution_and_it_completes_live(
     assert node_order(page) == ["start", "double", "slow"]
     expect(page.locator(".timeline-bar")).to_have_count(3)
     expect(page.get_by_role("heading", name="Doubling")).to_be_visible()
+    # And: the graph of the run shows every node coloured by its status
+    graph_statuses = page.locator('.execution-graph [data-testid="node-status"]')
+    expect(graph_statuses).to_have_count(3)
+    for index in range(3):
+        expect(graph_statuses.nth(index)).to_have_attribute("data-status", "SUCCEEDED")
 
     # And: a node opens on click, with its input and output
     page.locator(".node-row", has_text="Double").get_by_role("button").first.click()

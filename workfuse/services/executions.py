@@ -36,6 +36,7 @@ from workfuse.models import (
     NodeRunStatus,
     User,
     Workflow,
+    WorkflowVersion,
 )
 from workfuse.services.errors import Conflict, InvalidInput, NotFound
 from workfuse.services.workflows import ensure_runnable, get_workflow
@@ -161,6 +162,18 @@ def pinned_nodes(*, session: Session, execution: Execution) -> list[PinnedNode]:
         PinnedNode(id=node_id, label=plan.nodes[node_id].label, type=plan.nodes[node_id].spec.type)
         for node_id in plan.order
     ]
+
+
+def pinned_graph(*, session: Session, execution: Execution) -> dict[str, Any] | None:
+    """The stored graph (``{nodes, edges}``, with positions) of the version the
+    execution ran, or ``None`` if that version is gone."""
+    version = session.exec(
+        select(WorkflowVersion).where(
+            WorkflowVersion.workflow_id == execution.workflow_id,
+            WorkflowVersion.version == execution.workflow_version,
+        )
+    ).first()
+    return dict(version.graph) if version is not None else None
 
 
 def in_execution_order(runs: Iterable[NodeRun], graph_order: Sequence[str]) -> list[NodeRun]:

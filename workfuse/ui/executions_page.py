@@ -6,6 +6,7 @@ from __future__ import annotations
 import reflex as rx
 from reflex.vars import ObjectVar
 
+from workfuse.ui.editor.components import workflow_canvas
 from workfuse.ui.executions_state import (
     ALL,
     STATUS_FILTERS,
@@ -557,6 +558,23 @@ def execution_detail_page() -> rx.Component:
                         color_scheme="red",
                         width="100%",
                         class_name="execution-error",
+                    ),
+                ),
+                rx.cond(
+                    ExecutionDetailState.graph_nodes.length() > 0,  # type: ignore[attr-defined]
+                    rx.card(
+                        workflow_canvas(
+                            nodes=ExecutionDetailState.graph_nodes,
+                            edges=ExecutionDetailState.graph_edges,
+                            dirty=False,
+                            read_only=True,
+                            on_select_item=ExecutionDetailState.select_graph_node,
+                        ),
+                        width="100%",
+                        height="300px",
+                        padding="0",
+                        overflow="hidden",
+                        class_name="execution-graph",
                     ),
                 ),
                 rx.card(

@@ -21,11 +21,13 @@ from workfuse.db import session_scope
 from workfuse.db_types import utcnow
 from workfuse.engine.events import FINAL_TYPES, ExecutionUpdate, UpdateType
 from workfuse.engine.state import TERMINAL
+from workfuse.graph import ValidationResult
 from workfuse.models import Execution, ExecutionStatus, NodeRun, User
 from workfuse.services import executions as service
 from workfuse.services import workflows as workflow_service
 from workfuse.services.errors import NotFound, ServiceError
 from workfuse.ui import routes
+from workfuse.ui.editor import draft as drafts
 from workfuse.ui.session_state import SessionState
 
 MAX_SHOWN_JSON = 20_000  #: characters of a node's input, output or error shown on the page
@@ -333,6 +335,9 @@ class ExecutionDetailState(SessionState):
     action_error: str = ""
     busy: bool = False
 
+    graph_nodes: list[dict[str, Any]] = []
+    graph_edges: list[dict[str, Any]] = []
+    _graph_json: str = ""
     _labels: dict[str, list[str]] = {}  #: node id -> [label, type] of the pinned version
     _graph_order: list[str] = []
     _started_at: datetime | None = None
@@ -394,6 +399,8 @@ class ExecutionDetailState(SessionState):
         self.workflow_executions_url = f"{routes.EXECUTIONS}?workflow={execution.workflow_id}"
         self.version = execution.workflow_version
         self.retry_of_url = routes.execution(execution.retry_of_id) if execution.retry_of_id else ""
+        graph = service.pinned_graph(session=session, execution=execution)
+        self._graph_json = json.dumps(graph) if graph is not None else ""
         self._show_runs(execution, service.node_runs(session=session, execution=execution))
 
     def _show_runs(self, execution: Execution, runs: list[NodeRun]) -> None:
@@ -416,6 +423,24 @@ class ExecutionDetailState(SessionState):
         ]
         self.nodes = rows
         lay_out_timeline(self.nodes, self.total_ms)
+        self._draw_graph()
+
+    def _draw_graph(self) -> None:
+        """The pinned graph, each node coloured by its status in this run."""
+        if not self._graph_json:
+            self.graph_nodes, self.graph_edges = [], []
+            return
+        graph = json.loads(self._graph_json)
+        statuses = {row.node_id: row.status for row in self.nodes if row.status != NOT_RUN}
+        nothing_wrong = ValidationResult()
+        self.graph_nodes = drafts.canvas_nodes(graph, nothing_wrong, statuses, "")
+        self.graph_edges = drafts.canvas_edges(graph, nothing_wrong, statuses, "")
+
+    def select_graph_node(self, item: dict[str, Any]) -> None:
+        """A node clicked on the graph: open its row (input, output, error)."""
+        node_id = str(item.get("id") or "")
+        if item.get("kind") == "node" and node_id not in self.open_nodes:
+            self.open_nodes = [*self.open_nodes, node_id]
 
     def _placeholder(self, node_id: str, status: str) -> NodeRow:
         """A row for a node of the graph that has no run on record."""
@@ -550,3 +575,4 @@ class ExecutionDetailState(SessionState):
             row for row in self.nodes if row.status == WAITING
         ]
         lay_out_timeline(self.nodes, self.total_ms)
+        self._draw_graph()

@@ -4,7 +4,8 @@
 // the Python state hears about a change only when it is complete: a drag ended
 // (onNodesMoved), an edge was drawn (onConnectNodes), items were deleted
 // (onDeleteItems), something was selected (onSelectItem), a node type was dropped
-// from the palette (onDropNode), Ctrl/Cmd+S was pressed (onSave). Whenever the
+// from the palette (onDropNode), Ctrl/Cmd+S was pressed (onSave). With `readOnly`
+// (an execution's graph) nodes can be clicked but not moved, connected or deleted. Whenever the
 // `nodes`/`edges` props change, the local copy is replaced by them (keeping the
 // measured sizes, so nodes do not flicker).
 import React, { memo, useCallback, useEffect, useMemo, useRef, useState } from "react";
@@ -203,6 +204,7 @@ function Canvas({
   nodes,
   edges,
   dirty,
+  readOnly,
   onNodesMoved,
   onConnectNodes,
   onDeleteItems,
@@ -368,7 +370,9 @@ function Canvas({
         onNodeClick={onNodeClick}
         onEdgeClick={onEdgeClick}
         onPaneClick={onPaneClick}
-        deleteKeyCode={["Delete", "Backspace"]}
+        deleteKeyCode={readOnly ? null : ["Delete", "Backspace"]}
+        nodesDraggable={!readOnly}
+        nodesConnectable={!readOnly}
         fitView
         fitViewOptions={fitViewOptions}
         onlyRenderVisibleElements

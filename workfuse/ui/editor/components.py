@@ -26,6 +26,7 @@ class WorkflowCanvas(rx.Component):
     nodes: rx.Var[list[dict[str, Any]]]
     edges: rx.Var[list[dict[str, Any]]]
     dirty: rx.Var[bool]
+    read_only: rx.Var[bool]
 
     on_nodes_moved: EventHandler[passthrough_event_spec(list[dict[str, Any]])]  # type: ignore[type-arg,valid-type]
     on_connect_nodes: EventHandler[passthrough_event_spec(dict[str, Any])]  # type: ignore[type-arg,valid-type]
