@@ -1,5 +1,7 @@
 # WorkFuse: `make run` installs everything and starts the app; `make test` installs
-# everything and runs the whole suite. Both work on a fresh Debian machine.
+# everything and runs the whole suite (on the embedded setup), then the browser tests
+# again on the scaled one (PostgreSQL, Redis, a separate worker process). Both work
+# on a fresh Debian machine.
 
 VENV    ?= .venv
 TOOLS   ?= .tools
@@ -33,6 +35,7 @@ test: install chromium services
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy workfuse
 	$(VENV)/bin/pytest
+	WORKFUSE_TEST_UI_SETUP=scaled $(VENV)/bin/pytest tests/ui -m browser
 
 lint: install
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check . && $(VENV)/bin/mypy workfuse

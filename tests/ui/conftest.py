@@ -1,9 +1,23 @@
-"""A real WorkFuse app (Reflex prod build, embedded default) and a real Chromium."""
+"""A real WorkFuse app (Reflex prod build) on one of two setups, and a real Chromium.
+
+``WORKFUSE_TEST_UI_SETUP`` picks the setup of this pytest run (one per run: two apps
+cannot build into the same ``.web`` at once):
+
+- ``embedded`` (default): a SQLite file, the in-process broker and worker threads
+  inside the app process.
+- ``scaled``: a fresh PostgreSQL database (``WORKFUSE_TEST_POSTGRES_URL``, dropped at
+  the end), Redis (``WORKFUSE_TEST_REDIS_URL``) under a broker namespace of this run,
+  and one separate ``workfuse worker`` process that runs every execution.
+"""
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import os
+import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -14,12 +28,13 @@ from pathlib import Path
 
 import httpx
 import pytest
+import redis
 from playwright.sync_api import Browser, Page, sync_playwright
 
+from tests.conftest import TEST_REDIS_URL
 from workfuse.api.deps import SESSION_COOKIE
 
 ROOT = Path(__file__).resolve().parents[2]
-ARTIFACTS = ROOT / "tests" / "artifacts"
 CHROMIUM = os.environ.get("WORKFUSE_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -30,7 +45,16 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+SETUPS = ("embedded", "scaled")
+#: Read at import: the root conftest clears ``WORKFUSE_*`` variables around each test.
+SETUP = os.environ.get("WORKFUSE_TEST_UI_SETUP", "embedded")
+ARTIFACTS = ROOT / "tests" / "artifacts" / ("scaled" if SETUP == "scaled" else "")
 START_TIMEOUT = 600  #: seconds; the first build installs the frontend's packages
+WORKER_START_TIMEOUT = 60  #: seconds for `workfuse worker` to report ready
+WORKER_READY = "Worker process is ready for action."  #: Dramatiq's line, one per process
+WORKER_THREADS = 4
+STOP_TIMEOUT = 20  #: seconds a process gets after SIGTERM before SIGKILL
+LOG_TAIL = 4000  #: characters of a log shown when a process fails
 OWNER_EMAIL = "owner@example.com"
 OWNER_PASSWORD = "correct horse battery"
 
@@ -38,8 +62,26 @@ OWNER_PASSWORD = "correct horse battery"
 @dataclass(frozen=True)
 class RunningApp:
     url: str
+    setup: str
     data_dir: Path
+    #: The app's database (SQLite file or PostgreSQL), for tests that arrange or check rows.
     database_url: str
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test that needs the running app is marked ``browser``: the scaled setup's
+    run (``-m browser``) selects tests by that marker, so one without it would be
+    tested on the embedded setup only."""
+    unmarked = [
+        item.nodeid
+        for item in items
+        if "running_app" in getattr(item, "fixturenames", ())
+        and item.get_closest_marker("browser") is None
+    ]
+    if unmarked:
+        raise pytest.UsageError(
+            "these tests use the running app but are not marked `browser`: " + ", ".join(unmarked)
+        )
 
 
 def _free_port() -> int:
@@ -48,52 +90,121 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture(scope="session")
-def running_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
-    """``reflex run --env prod`` on a free port with a fresh data directory."""
-    if shutil.which("bun") is None and "REFLEX_BUN_PATH" not in os.environ:
-        pytest.fail("bun is not on PATH: run the tests through `make test`", pytrace=False)
-    data_dir = tmp_path_factory.mktemp("app") / "data"
-    port = _free_port()
-    env = {key: value for key, value in os.environ.items() if not key.startswith("WORKFUSE_")} | {
-        "WORKFUSE_DATA_DIR": str(data_dir),
-        "REFLEX_TELEMETRY_ENABLED": "false",
-        "WORKFUSE_BASE_URL": f"http://127.0.0.1:{port}",
-        # HTTP nodes in browser tests call servers the tests start on loopback.
-        "WORKFUSE_EGRESS_ALLOW": "127.0.0.1",
-    }
-    log_path = tmp_path_factory.mktemp("logs") / "reflex.log"
-    reflex = str(Path(sys.executable).parent / "reflex")
+def _tail(log_path: Path) -> str:
+    return log_path.read_text(errors="replace")[-LOG_TAIL:]
+
+
+@contextlib.contextmanager
+def _process(
+    command: list[str], *, env: dict[str, str], log_path: Path, leader_only: bool = False
+) -> Iterator[subprocess.Popen[bytes]]:
+    """``command`` in a session of its own, output to ``log_path``. At the end SIGTERM
+    goes to its process group (to its leader alone with ``leader_only``: Dramatiq's
+    main process passes it on, and a second one makes its workers exit at once), then
+    SIGKILL to whatever is left after :data:`STOP_TIMEOUT`. A process that had already
+    exited fails the run with its log."""
     with log_path.open("w") as log:
         process = subprocess.Popen(
-            [reflex, "run", "--env", "prod", "--frontend-port", str(port)],
+            command,
             cwd=ROOT,
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    url = f"http://127.0.0.1:{port}"
     try:
-        _wait_until_up(url, process, log_path)
-        yield RunningApp(
-            url=url,
-            data_dir=data_dir,
-            database_url=f"sqlite:///{(data_dir / 'workfuse.db').resolve()}",
-        )
+        yield process
     finally:
-        os.killpg(process.pid, 15)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, 9)
+        exited = process.poll()
+        with contextlib.suppress(ProcessLookupError):
+            if leader_only:
+                process.send_signal(signal.SIGTERM)
+            else:
+                os.killpg(process.pid, signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=STOP_TIMEOUT)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    if exited is not None:
+        pytest.fail(f"{command[0]} exited early ({exited}):\n{_tail(log_path)}", pytrace=False)
+
+
+@contextlib.contextmanager
+def _redis_namespace() -> Iterator[dict[str, str]]:
+    """Settings for a broker namespace of this run on the test Redis; its keys are
+    deleted at the end (event channels carry execution ids, unique anyway)."""
+    client = redis.Redis.from_url(TEST_REDIS_URL)
+    try:
+        client.ping()
+    except redis.RedisError as error:
+        pytest.fail(f"Redis is unreachable at {TEST_REDIS_URL}: {error}", pytrace=False)
+    namespace = f"workfuse-ui-{secrets.token_hex(4)}"
+    try:
+        yield {"WORKFUSE_REDIS_URL": TEST_REDIS_URL, "WORKFUSE_BROKER_NAMESPACE": namespace}
+    finally:
+        for key in client.scan_iter(f"{namespace}:*"):
+            client.delete(key)
+        client.close()
+
+
+@pytest.fixture(scope="session")
+def running_app(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningApp]:
+    """``reflex run --env prod`` on a free port with a fresh data directory, on the
+    setup ``WORKFUSE_TEST_UI_SETUP`` names; on ``scaled`` also one ``workfuse worker``,
+    started once the app is up (its start-up has migrated the database: a worker on
+    an unmigrated database starts anyway, and the runs it takes fail and wait for
+    Dramatiq's retry backoff)."""
+    if SETUP not in SETUPS:
+        pytest.fail(f"WORKFUSE_TEST_UI_SETUP={SETUP!r}: use one of {SETUPS}", pytrace=False)
+    if shutil.which("bun") is None and "REFLEX_BUN_PATH" not in os.environ:
+        pytest.fail("bun is not on PATH: run the tests through `make test`", pytrace=False)
+    data_dir = tmp_path_factory.mktemp("app") / "data"
+    logs = tmp_path_factory.mktemp("logs")
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {key: value for key, value in os.environ.items() if not key.startswith("WORKFUSE_")} | {
+        "WORKFUSE_DATA_DIR": str(data_dir),
+        "REFLEX_TELEMETRY_ENABLED": "false",
+        "WORKFUSE_BASE_URL": url,
+        # HTTP nodes in browser tests call servers the tests start on loopback.
+        "WORKFUSE_EGRESS_ALLOW": "127.0.0.1",
+    }
+    bin_dir = Path(sys.executable).parent
+    with contextlib.ExitStack() as stack:
+        if SETUP == "scaled":
+            database_url = request.getfixturevalue("postgres_url")
+            env |= stack.enter_context(_redis_namespace()) | {
+                "WORKFUSE_DATABASE_URL": database_url,
+                # App and worker decrypt the same credentials, as separate machines would.
+                "WORKFUSE_ENCRYPTION_KEY": base64.urlsafe_b64encode(
+                    secrets.token_bytes(32)
+                ).decode(),
+            }
+        else:
+            database_url = f"sqlite:///{(data_dir / 'workfuse.db').resolve()}"
+        app_log = logs / "reflex.log"
+        serve = [str(bin_dir / "reflex"), "run", "--env", "prod", "--frontend-port", str(port)]
+        app = stack.enter_context(_process(serve, env=env, log_path=app_log))
+        _wait_until_up(url, app, app_log)
+        if SETUP == "scaled":
+            worker_log = logs / "worker.log"
+            work = [str(bin_dir / "workfuse"), "worker", "--processes", "1"]
+            work += ["--threads", str(WORKER_THREADS)]
+            worker = stack.enter_context(
+                _process(work, env=env, log_path=worker_log, leader_only=True)
+            )
+            _wait_for_worker(worker, worker_log)
+        yield RunningApp(url=url, setup=SETUP, data_dir=data_dir, database_url=database_url)
 
 
 def _wait_until_up(url: str, process: subprocess.Popen[bytes], log_path: Path) -> None:
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            pytest.fail(f"the app exited ({process.returncode}):\n{log_path.read_text()[-4000:]}")
+            pytest.fail(f"the app exited ({process.returncode}):\n{_tail(log_path)}")
         try:
             if (
                 httpx.get(f"{url}/api/health", timeout=2).status_code == 200
@@ -103,7 +214,18 @@ def _wait_until_up(url: str, process: subprocess.Popen[bytes], log_path: Path) -
         except httpx.HTTPError:
             pass
         time.sleep(1)
-    pytest.fail(f"the app did not start in {START_TIMEOUT} s:\n{log_path.read_text()[-4000:]}")
+    pytest.fail(f"the app did not start in {START_TIMEOUT} s:\n{_tail(log_path)}")
+
+
+def _wait_for_worker(process: subprocess.Popen[bytes], log_path: Path) -> None:
+    deadline = time.monotonic() + WORKER_START_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"the worker exited ({process.returncode}):\n{_tail(log_path)}")
+        if WORKER_READY in log_path.read_text(errors="replace"):
+            return
+        time.sleep(0.2)
+    pytest.fail(f"the worker was not ready in {WORKER_START_TIMEOUT} s:\n{_tail(log_path)}")
 
 
 @pytest.fixture(scope="session")
@@ -122,7 +244,8 @@ def page(browser: Browser) -> Iterator[Page]:
 
 
 def screenshot(page: Page, name: str) -> Path:
-    """Save a full-page PNG under tests/artifacts/ for a person to look at."""
+    """Save a full-page PNG under tests/artifacts/ (its ``scaled/`` folder on that
+    setup) for a person to look at."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)

@@ -293,6 +293,10 @@ def test_cancel_stops_a_running_execution(
     page.goto(f"{running_app.url}/executions/{execution_id}")
     expect(page.locator(".execution-status")).to_contain_text("running", timeout=WAIT_MS)
     expect(page.locator(".timeline-bar").first).to_be_visible(timeout=WAIT_MS)
+    # the page shows one step running, then the next one (2 s later) without a reload:
+    # updates from the worker (another process on the scaled setup) arrive live
+    expect(page.locator('.node-row[data-node="step1"]')).to_contain_text("running", timeout=WAIT_MS)
+    expect(page.locator('.node-row[data-node="step2"]')).to_contain_text("running", timeout=WAIT_MS)
     screenshot(page, "execution-running")
 
     # When: the person cancels it
