@@ -430,7 +430,7 @@ class ExecutionDetailState(SessionState):
         if not self._graph_json:
             self.graph_nodes, self.graph_edges = [], []
             return
-        graph = json.loads(self._graph_json)
+        graph = drafts.laid_out(json.loads(self._graph_json))
         statuses = {row.node_id: row.status for row in self.nodes if row.status != NOT_RUN}
         nothing_wrong = ValidationResult()
         self.graph_nodes = drafts.canvas_nodes(graph, nothing_wrong, statuses, "")

@@ -690,3 +690,29 @@ def test_no_function_mutates_its_draft(edit: Callable[[dict[str, Any]], Any]) ->
     if isinstance(result, tuple):
         result = result[0]
     assert result is not draft
+
+
+def test_a_graph_without_positions_is_laid_out_by_layer() -> None:
+    graph = {
+        "nodes": [
+            {"id": node_id, "type": "transform", "data": {"label": node_id, "config": {}}}
+            for node_id in ("start", "left", "right", "join")
+        ],
+        "edges": [
+            {"id": "a", "source": "start", "target": "left"},
+            {"id": "b", "source": "start", "target": "right"},
+            {"id": "c", "source": "left", "target": "join"},
+            {"id": "d", "source": "right", "target": "join"},
+        ],
+    }
+
+    positions = {node["id"]: node["position"] for node in drafts.laid_out(graph)["nodes"]}
+
+    assert positions == {
+        "start": {"x": 0, "y": 0},
+        "left": {"x": 260, "y": 0},
+        "right": {"x": 260, "y": 110},
+        "join": {"x": 520, "y": 0},
+    }
+    drawn = demo_graph()
+    assert drafts.laid_out(drawn) == drawn  # positions of their own are kept

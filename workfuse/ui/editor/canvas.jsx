@@ -347,7 +347,7 @@ function Canvas({
     [flow, onDropNode],
   );
   const miniMapColour = useCallback((node) => node.data.colour || "#94a3b8", []);
-  const fitViewOptions = useMemo(() => ({ padding: 0.2, maxZoom: 1.2 }), []);
+  const fitViewOptions = useMemo(() => ({ padding: 0.2, maxZoom: 1 }), []);
 
   return (
     <div

@@ -92,6 +92,45 @@ def add_node(draft: Draft, node_type: str, x: float | None, y: float | None) -> 
     return {**draft, "nodes": [*draft["nodes"], node]}, node_id
 
 
+LAYER_SPACING = (260, 110)  #: px between layers (x) and between nodes of a layer (y)
+
+
+def laid_out(draft: Draft) -> Draft:
+    """The draft with positions by layer (left to right, a node right of all its
+    sources) when its nodes have none of their own: a graph written by hand or by an
+    API client usually leaves every node at (0, 0). A drawn graph comes back as is."""
+    spots = {
+        (
+            float((node.get("position") or {}).get("x", 0)),
+            float((node.get("position") or {}).get("y", 0)),
+        )
+        for node in draft["nodes"]
+    }
+    if len(draft["nodes"]) < 2 or len(spots) == len(draft["nodes"]):
+        return draft
+    ids = [str(node.get("id")) for node in draft["nodes"]]
+    sources: dict[str, list[str]] = defaultdict(list)
+    for edge in draft["edges"]:
+        sources[str(edge.get("target"))].append(str(edge.get("source")))
+    layer: dict[str, int] = {}
+    for _ in ids:  # longest path from a root; at most one pass per node (cycles stop)
+        changed = False
+        for node_id in ids:
+            depth = max((layer.get(source, 0) + 1 for source in sources[node_id]), default=0)
+            if layer.get(node_id) != depth and depth <= len(ids):
+                layer[node_id], changed = depth, True
+        if not changed:
+            break
+    rows: dict[int, int] = defaultdict(int)
+    nodes = []
+    for node in draft["nodes"]:
+        depth = layer.get(str(node.get("id")), 0)
+        position = {"x": depth * LAYER_SPACING[0], "y": rows[depth] * LAYER_SPACING[1]}
+        rows[depth] += 1
+        nodes.append({**node, "position": position})
+    return {**draft, "nodes": nodes}
+
+
 def replace_node(draft: Draft, updated: dict[str, Any]) -> Draft:
     nodes = [updated if node.get("id") == updated.get("id") else node for node in draft["nodes"]]
     return {**draft, "nodes": nodes}

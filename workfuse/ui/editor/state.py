@@ -189,10 +189,12 @@ class EditorState(SessionState):
         self.version = workflow.version
         self.is_active = workflow.is_active
         self.webhook_url = workflow_service.webhook_url(workflow)
-        draft = {
-            "nodes": list(workflow.graph.get("nodes", [])),
-            "edges": list(workflow.graph.get("edges", [])),
-        }
+        draft = drafts.laid_out(
+            {
+                "nodes": list(workflow.graph.get("nodes", [])),
+                "edges": list(workflow.graph.get("edges", [])),
+            }
+        )
         self._draft_json = json.dumps(draft)
         self._texts = {}
         trigger = next((n for n in draft["nodes"] if n.get("type") == "trigger"), None)
