@@ -13,6 +13,7 @@ import shutil
 import sys
 import tempfile
 import time
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -379,6 +380,37 @@ def reconcile(
 
     count = reconcile_executions(stale_after_s=stale_after)
     typer.echo(f"re-sent {count} execution(s)")
+
+
+@app.command("prune")
+def prune(
+    older_than_days: Annotated[
+        int | None,
+        typer.Option(min=0, help="Delete finished executions older than this (days)."),
+    ] = None,
+    keep: Annotated[
+        int | None,
+        typer.Option(min=0, help="Keep at most this many executions per workflow."),
+    ] = None,
+) -> None:
+    """Delete finished executions (and their node runs and logs) by age and count.
+
+    Without options it applies WORKFUSE_RETENTION_DAYS and
+    WORKFUSE_RETENTION_KEEP_PER_WORKFLOW, as the app does every hour; 0 turns a rule off.
+    """
+    from workfuse.db_types import utcnow
+    from workfuse.services.retention import prune_executions
+
+    settings = get_settings()
+    days = settings.retention_days if older_than_days is None else older_than_days
+    per_workflow = settings.retention_keep_per_workflow if keep is None else keep
+    result = prune_executions(
+        older_than=utcnow() - timedelta(days=days) if days else None,
+        keep_per_workflow=per_workflow or None,
+    )
+    typer.echo(
+        f"deleted {result.total} execution(s): {result.by_age} by age, {result.by_count} by count"
+    )
 
 
 @app.command("serve")

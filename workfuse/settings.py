@@ -103,6 +103,20 @@ class Settings(BaseSettings):
         le=10 * 1024 * 1024,
         description="Largest webhook request body (bytes); larger calls get 413.",
     )
+    retention_days: int = Field(
+        default=30,
+        ge=0,
+        le=36_500,
+        description="Delete finished executions (with their node runs and logs) started "
+        "more than this many days ago; 0 keeps them forever.",
+    )
+    retention_keep_per_workflow: int = Field(
+        default=0,
+        ge=0,
+        le=10_000_000,
+        description="Keep at most this many executions per workflow (the newest); "
+        "0 means no limit.",
+    )
     auto_migrate: bool = Field(
         default=True, description="Apply database migrations when the app starts."
     )

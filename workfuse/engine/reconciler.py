@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
@@ -36,6 +37,7 @@ from workfuse.engine.runner import NODE_TIMEOUT_S
 from workfuse.engine.state import STALE_AFTER_S
 from workfuse.models import Execution, ExecutionStatus, NodeRun, NodeRunStatus
 from workfuse.services.executions import send
+from workfuse.services.retention import prune_by_settings
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +46,7 @@ S = ExecutionStatus
 DEFAULT_STALE_AFTER_S = 120.0  #: seconds without a heartbeat before a run counts as lost
 PENDING_AFTER_S = 5.0  #: seconds a never-sent PENDING execution waits before a re-send
 DEFAULT_INTERVAL_S = 60.0  #: seconds between passes of the reconciler thread
+PRUNE_INTERVAL_S = 3600.0  #: seconds between retention passes in the same thread
 BATCH_SIZE = 500  #: executions examined per query
 
 
@@ -177,16 +180,24 @@ def start_reconciler_thread(
     stop: threading.Event | None = None,
 ) -> threading.Thread:
     """Run :func:`reconcile` now and then every ``interval_s`` seconds in a daemon
-    thread, until ``stop`` is set. A failed pass (database down) is logged and the next
-    pass tries again."""
+    thread, until ``stop`` is set; retention (:func:`prune_by_settings`) runs in the same
+    thread at start and then every :data:`PRUNE_INTERVAL_S`. A failed pass (database
+    down) is logged and the next pass tries again."""
     stopped = stop or threading.Event()
 
     def loop() -> None:
+        next_prune = time.monotonic()
         while not stopped.is_set():
             try:
                 reconcile(stale_after_s=stale_after_s)
             except Exception:  # the thread must outlive a database outage
                 log.exception("reconciler pass failed")
+            if time.monotonic() >= next_prune:
+                next_prune = time.monotonic() + PRUNE_INTERVAL_S
+                try:
+                    prune_by_settings()
+                except Exception:
+                    log.exception("retention pass failed")
             stopped.wait(interval_s)
 
     thread = threading.Thread(target=loop, name="workfuse-reconciler", daemon=True)
