@@ -54,6 +54,7 @@ bench: install
 	$(VENV)/bin/python bench/bench_webhooks.py
 	$(VENV)/bin/python -m bench.magic_input_eval
 	$(VENV)/bin/python bench/bench_editor.py
+	$(VENV)/bin/python bench/bench_executions.py
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .web .states tests/artifacts
