@@ -241,3 +241,15 @@ def test_magic_input_shares_the_ai_rate_limit(ada: httpx.Client) -> None:
 
     assert limited.status_code == 429
     assert limited.json()["error"]["code"] == "RATE_LIMITED"
+
+
+def test_another_users_credential_is_refused(
+    ada: httpx.Client, grace: httpx.Client, allow_loopback: None
+) -> None:
+    adas = ada.post("/api/secrets", json={"name": "Ada's key", "value": CANARY}).json()
+    with scripted([VALID_HTTP]) as (url, calls):
+        response = grace.post("/api/ai/generate-config", json=_request(url, secretArn=adas["arn"]))
+
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["code"] == "CREDENTIAL_MISSING"
+    assert calls == []  # nothing was sent to the model

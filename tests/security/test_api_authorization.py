@@ -348,7 +348,13 @@ ROWS: list[Row] = [
         grace=422,
         grace_code="CREDENTIAL_MISSING",
     ),
-    Row("POST", "/api/ai/generate-config", body=_generate_config, grace=200),
+    Row(
+        "POST",
+        "/api/ai/generate-config",
+        body=_generate_config,
+        grace=422,
+        grace_code="CREDENTIAL_MISSING",
+    ),
 ]
 
 USER_ROWS = [row for row in ROWS if not row.public]

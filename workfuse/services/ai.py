@@ -143,6 +143,13 @@ async def generate_config(
             redactors=(REDACTOR,),
         )
         api_key = values.get(request.secret_arn)
+        if api_key is None:  # not the user's (or gone): refused, as test-prompt does
+            raise NodeFailed(
+                ExecutionError(
+                    f"credential {request.secret_arn!r} is not available",
+                    code="CREDENTIAL_MISSING",
+                )
+            )
     try:
         model = providers.build_model(
             provider=provider, model=model_name, api_key=api_key, base_url=request.base_url

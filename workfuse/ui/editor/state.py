@@ -428,9 +428,13 @@ class EditorState(SessionState):
             user = self._signed_in_user(session)
             if user is None:
                 return self._to_sign_in()
-            rows = workflow_service.list_versions(
-                session=session, user=user, workflow_id=self.workflow_id
-            )
+            try:
+                rows = workflow_service.list_versions(
+                    session=session, user=user, workflow_id=self.workflow_id
+                )
+            except NotFound as problem:
+                self.error = str(problem)
+                return None
             self.versions = [
                 VersionRow(version=row.version, created=row.created_at.strftime("%Y-%m-%d %H:%M"))
                 for row in rows
@@ -443,9 +447,13 @@ class EditorState(SessionState):
             user = self._signed_in_user(session)
             if user is None:
                 return self._to_sign_in()
-            rows = workflow_service.list_versions(
-                session=session, user=user, workflow_id=self.workflow_id
-            )
+            try:
+                rows = workflow_service.list_versions(
+                    session=session, user=user, workflow_id=self.workflow_id
+                )
+            except NotFound as problem:
+                self.error = str(problem)
+                return None
             row = next((row for row in rows if row.version == version), None)
             if row is None:
                 self.error = f"Version {version} no longer exists."
