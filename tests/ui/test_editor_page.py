@@ -14,6 +14,7 @@ from playwright.sync_api import Locator, Page, expect
 
 from tests.support.local_server import serve as serve_http
 from tests.support.magic_llm import routes as magic_routes
+from tests.support.openai_server import ROUTES as OPENAI_ROUTES
 from tests.ui.conftest import OWNER_EMAIL, OWNER_PASSWORD, RunningApp, screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(900)]
@@ -306,3 +307,47 @@ def test_magic_input_proposes_a_config_that_can_be_applied_and_saved(
         stored = api.get(f"/api/workflows/{workflow_id}").json()
     shape = next(node for node in stored["graph"]["nodes"] if node["id"] == "shape")
     assert shape["data"]["config"] == proposal["config"]
+
+
+def test_an_ai_nodes_answer_streams_into_the_editor(
+    running_app: RunningApp, signed_in_page: Page
+) -> None:
+    """The AI node streams; its words appear in "Last run" while it is still running."""
+    words = " ".join(f"word{index}" for index in range(120))  # about 2.5 s of streaming
+    with serve_http(OPENAI_ROUTES) as llm:
+        graph = {
+            "nodes": [
+                *TRIGGER_ONLY["nodes"],
+                {
+                    "id": "chat",
+                    "type": "ai",
+                    "position": {"x": 300, "y": 0},
+                    "data": {
+                        "label": "Chat",
+                        "config": {
+                            "provider": "openai-compatible",
+                            "baseUrl": f"{llm.url}/v1",
+                            "model": "echo",
+                            "prompt": words,
+                            "stream": True,
+                        },
+                    },
+                },
+            ],
+            "edges": [{"id": "e1", "source": "start", "target": "chat"}],
+        }
+        workflow_id = _create_workflow(running_app, "Streaming", graph)
+        page = signed_in_page
+        page.goto(f"{running_app.url}/workflows/{workflow_id}")
+        _node(page, "chat").click()
+        page.get_by_role("tab", name="Last run").click()
+
+        page.locator(".run-button").click()
+        page.locator(".run-confirm").click()
+
+        # Then: part of the answer is shown while the node still runs, then all of it
+        status = _node(page, "chat").locator('[data-testid="node-status"]')
+        expect(page.locator(".node-result")).to_contain_text("You said: word0", timeout=30_000)
+        assert status.get_attribute("data-status") == "RUNNING"
+        expect(status).to_have_attribute("data-status", "SUCCEEDED", timeout=30_000)
+        expect(page.locator(".node-result")).to_contain_text("word119")
