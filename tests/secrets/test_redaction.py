@@ -13,6 +13,7 @@ from workfuse.secrets.redaction import (
     REDACTED,
     RedactingFilter,
     Redactor,
+    StreamRedactor,
     install_log_redaction,
 )
 
@@ -237,3 +238,20 @@ def test_install_defaults_to_the_root_logger() -> None:
         assert installed in handler.filters
     finally:
         root.removeHandler(handler)
+
+
+def test_a_value_split_across_streamed_pieces_is_still_redacted() -> None:
+    redactor = Redactor(["sk-live-123456"])
+    stream = StreamRedactor(redactor)
+    pieces = ["Your key is sk-li", "ve-12", "3456 and ", "that's all."]
+
+    shown = "".join(stream.feed(piece) for piece in pieces) + stream.flush()
+
+    assert shown == "Your key is [REDACTED] and that's all."
+    assert "sk-li" not in "".join(StreamRedactor(redactor).feed(piece) for piece in pieces[:1])
+
+
+def test_a_stream_without_values_is_passed_on_at_once() -> None:
+    stream = StreamRedactor(Redactor())
+    assert [stream.feed(piece) for piece in ("a", "bc")] == ["a", "bc"]
+    assert stream.flush() == ""

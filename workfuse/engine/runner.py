@@ -51,7 +51,7 @@ from workfuse.nodes.base import NodeOutputModel
 from workfuse.nodes.execution import ExecutionError, NodeContext
 from workfuse.nodes.runner import prepare_config
 from workfuse.secrets import SecretStore, SecretStoreError
-from workfuse.secrets.redaction import Redactor
+from workfuse.secrets.redaction import Redactor, StreamRedactor
 from workfuse.services.secrets import values_for_run
 from workfuse.settings import get_settings
 
@@ -385,8 +385,14 @@ class ExecutionRunner:
             )
 
     def _token_sink(self, node_id: str) -> Callable[[str], Any]:
+        """Publishes a streaming node's text as it comes, redacted across pieces (the
+        held-back tail arrives with the node's final, redacted output)."""
+        stream = StreamRedactor(self.redactor)
+
         async def forward(text: str) -> None:
-            self._publish(UpdateType.TOKEN, node_id, self.redactor.redact_text(text))
+            shown = stream.feed(text)
+            if shown:
+                self._publish(UpdateType.TOKEN, node_id, shown)
 
         return forward
 

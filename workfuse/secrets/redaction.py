@@ -48,6 +48,7 @@ class Redactor:
         self._lock = threading.Lock()
         self._values: set[str] = set()
         self._pattern: re.Pattern[str] | None = None
+        self._longest = 0
         for value in values:
             self.register(value)
 
@@ -74,9 +75,15 @@ class Redactor:
                 self._values.discard(value)
                 self._compile()
 
+    @property
+    def longest(self) -> int:
+        """Length of the longest registered value (0 without any)."""
+        return self._longest
+
     def _compile(self) -> None:
         # Longest first, so a value that contains another is replaced whole.
         ordered = sorted(self._values, key=len, reverse=True)
+        self._longest = len(ordered[0]) if ordered else 0
         self._pattern = re.compile("|".join(map(re.escape, ordered))) if ordered else None
 
     def redact_text(self, text: str) -> str:
@@ -105,6 +112,31 @@ class Redactor:
             }
         walked = [self._walk(element, depth + 1) for element in item]
         return tuple(walked) if isinstance(item, tuple) else walked
+
+
+class StreamRedactor:
+    """Redacts text that arrives in pieces (a model's streamed answer), so a value
+    split across pieces is still caught.
+
+    :meth:`feed` returns what can be shown now: the redacted text so far minus its last
+    ``longest - 1`` characters, which are held back until the next piece shows whether
+    they start a value. :meth:`flush` returns what is held back (at the end).
+    """
+
+    def __init__(self, redactor: Redactor) -> None:
+        self._redactor = redactor
+        self._held = ""
+
+    def feed(self, piece: str) -> str:
+        text = self._redactor.redact_text(self._held + piece)
+        hold = max(0, self._redactor.longest - 1)
+        cut = max(0, len(text) - hold)
+        self._held = text[cut:]
+        return text[:cut]
+
+    def flush(self) -> str:
+        text, self._held = self._redactor.redact_text(self._held), ""
+        return text
 
 
 class RedactingFilter(logging.Filter):
