@@ -241,3 +241,17 @@ def test_magic_input_shares_the_ai_rate_limit(ada: httpx.Client) -> None:
 
     assert limited.status_code == 429
     assert limited.json()["error"]["code"] == "RATE_LIMITED"
+
+
+def test_an_unknown_node_type_is_invalid_input(ada: httpx.Client) -> None:
+    """Found by tests/fuzz: an unregistered ``nodeType`` was a 500 (UnknownNodeType)."""
+    response = ada.post(
+        "/api/ai/generate-config",
+        json={"prompt": "anything", "nodeType": "no-such-type", "provider": "openai-compatible"},
+    )
+
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error["code"] == "INVALID_INPUT"
+    assert "unknown node type" in error["message"]
+    assert "transform" in error["message"]
