@@ -829,6 +829,31 @@ def test_reachability_is_not_judged_without_exactly_one_trigger() -> None:
     assert IssueCode.UNREACHABLE_NODE not in codes_of(result)
 
 
+def test_a_config_nested_too_deeply_is_a_format_error() -> None:
+    """Found by tests/fuzz: a config 300 levels deep passed validation, then saving it
+    failed with "Maximum serialization depth exceeded" (a 500)."""
+    from workfuse.db_types import MAX_JSON_DEPTH
+
+    # Given trigger configs nested to the limit and one level over it
+    deepest: Any = 1
+    for _ in range(MAX_JSON_DEPTH - 1):  # the config itself is one level
+        deepest = [deepest]
+    fits = node("t", "trigger", config={"samplePayload": {}})
+    fits["data"]["config"]["samplePayload"] = {"x": deepest[0]}
+    over = node("t", "trigger", config={"samplePayload": {"x": deepest}})
+
+    # When they are checked
+    parsed, allowed = check_graph_data(graph_data([fits]))
+    refused, result = check_graph_data(graph_data([over]))
+
+    # Then the first parses and is valid; the second is one INVALID_FORMAT error
+    assert parsed is not None and allowed.valid
+    assert refused is None
+    issue = only(result, IssueCode.INVALID_FORMAT)
+    assert (issue.node_id, issue.field) == ("t", "data.config")
+    assert f"more than {MAX_JSON_DEPTH} levels" in issue.message
+
+
 SCENARIOS: dict[IssueCode, tuple[list[dict[str, Any]], list[dict[str, Any]]] | dict[str, Any]] = {
     IssueCode.INVALID_FORMAT: graph_data([{"id": "x"}]),
     IssueCode.GRAPH_TOO_LARGE: graph_data([node(f"n{i}") for i in range(MAX_NODES + 1)]),

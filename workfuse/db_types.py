@@ -13,6 +13,32 @@ from sqlalchemy.dialects import postgresql
 #: JSON everywhere, JSONB on PostgreSQL.
 JSONType = sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql")
 
+#: Levels of nested arrays and objects a stored JSON value may have. Pydantic
+#: serializes at most 255 levels (deeper fails with "Maximum serialization depth
+#: exceeded"), and a stored value is served inside a few levels of response models.
+MAX_JSON_DEPTH = 128
+
+
+def json_too_deep(value: Any, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether ``value`` has more than ``limit`` levels of nested lists, tuples and dicts
+    (``[]`` has one). Level by level, without recursion: safe for any depth."""
+    level = [value] if isinstance(value, _CONTAINERS) else []
+    depth = 0
+    while level:
+        depth += 1
+        if depth > limit:
+            return True
+        children: list[Any] = []
+        for item in level:
+            members = item.values() if isinstance(item, dict) else item
+            children.extend(child for child in members if isinstance(child, _CONTAINERS))
+        level = children
+    return False
+
+
+_CONTAINERS = (dict, list, tuple)
+
+
 _ID_ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
 ID_LENGTH = 25  #: characters
 

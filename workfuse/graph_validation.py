@@ -14,6 +14,7 @@ from typing import Any
 import networkx as nx
 from pydantic import BaseModel, ValidationError
 
+from workfuse.db_types import MAX_JSON_DEPTH, json_too_deep
 from workfuse.graph import (
     GraphParseError,
     IssueCode,
@@ -48,7 +49,8 @@ def check_graph_data(
     """Parse and validate raw JSON-like data; the graph is ``None`` if it did not parse.
 
     Data with too many nodes or edges is refused before parsing (which would cost
-    seconds for a huge payload, and would hide the size behind format errors).
+    seconds for a huge payload, and would hide the size behind format errors). A node
+    config nested more than ``MAX_JSON_DEPTH`` levels deep is a format error too.
     """
     if isinstance(data, dict):
         nodes, edges = data.get("nodes"), data.get("edges")
@@ -62,6 +64,21 @@ def check_graph_data(
         graph = parse_graph(data)
     except GraphParseError as error:
         return None, ValidationResult(errors=error.issues)
+    # Configs are the only free-form part: one nested deeper than responses can
+    # serialize is refused with the data, never stored.
+    too_deep = [
+        ValidationIssue(
+            code=IssueCode.INVALID_FORMAT,
+            message=f"node {node.id!r}: its config is nested more than {MAX_JSON_DEPTH} "
+            "levels deep",
+            node_id=node.id,
+            field="data.config",
+        )
+        for node in graph.nodes
+        if json_too_deep(node.data.config)
+    ]
+    if too_deep:
+        return None, ValidationResult(errors=too_deep)
     return graph, validate_graph(graph, registry)
 
 

@@ -386,3 +386,29 @@ def test_openapi_document_describes_the_execution_routes(anonymous: httpx.Client
     assert set(schemas["RunAccepted"]["properties"]) == {"executionId"}
     run_response = paths["/api/workflows/{workflow_id}/run"]["post"]["responses"]["202"]
     assert run_response["content"]["application/json"]["schema"]["$ref"].endswith("RunAccepted")
+
+
+def test_a_payload_nested_too_deeply_is_422_and_starts_nothing(ada: httpx.Client) -> None:
+    """Found by tests/fuzz: a payload over 255 levels was stored, then its run crashed
+    ("Maximum serialization depth exceeded") and its detail page was a 500."""
+    from workfuse.db_types import MAX_JSON_DEPTH
+
+    # Given: a valid workflow, and payloads at and just over the depth limit
+    workflow = create_workflow(ada, branching_graph())
+    deepest: Any = {"n": 9}
+    for _ in range(MAX_JSON_DEPTH - 2):  # {"payload": ...} is not part of the payload
+        deepest = [deepest]
+
+    # When: it is run with each
+    refused = ada.post(f"/api/workflows/{workflow}/run", json={"payload": [deepest, [deepest]]})
+    accepted = ada.post(f"/api/workflows/{workflow}/run", json={"payload": [deepest]})
+
+    # Then: the deeper one is 422 with nothing stored; the other runs and can be read
+    assert refused.status_code == 422, refused.text
+    assert "nested more than" in refused.json()["error"]["message"]
+    assert accepted.status_code == 202, accepted.text
+    execution_id = accepted.json()["executionId"]
+    assert wait_for(ada, execution_id)["status"] in TERMINAL
+    assert ada.get(f"/api/executions/{execution_id}").status_code == 200
+    listed = ada.get("/api/executions", params={"workflowId": workflow}).json()["items"]
+    assert [item["id"] for item in listed] == [execution_id]

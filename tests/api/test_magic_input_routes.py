@@ -253,3 +253,17 @@ def test_another_users_credential_is_refused(
     assert response.status_code == 422, response.text
     assert response.json()["error"]["code"] == "CREDENTIAL_MISSING"
     assert calls == []  # nothing was sent to the model
+
+
+def test_an_unknown_node_type_is_invalid_input(ada: httpx.Client) -> None:
+    """Found by tests/fuzz: an unregistered ``nodeType`` was a 500 (UnknownNodeType)."""
+    response = ada.post(
+        "/api/ai/generate-config",
+        json={"prompt": "anything", "nodeType": "no-such-type", "provider": "openai-compatible"},
+    )
+
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error["code"] == "INVALID_INPUT"
+    assert "unknown node type" in error["message"]
+    assert "transform" in error["message"]

@@ -144,3 +144,14 @@ def test_api_keys_from_the_settings_are_redacted_from_logs(
 
     # Then: the line has it redacted
     assert "sk-operator-canary-123" not in caplog.text
+
+
+def test_a_workflow_id_with_a_nul_character_is_refused(ada: httpx.Client) -> None:
+    """Found by tests/fuzz: on PostgreSQL the lookup of such an id was a 500."""
+    response = ada.post(
+        "/api/secrets", json={"name": "k", "value": "v", "workflowId": "c0mwy\u0000"}
+    )
+
+    assert response.status_code == 422, response.text
+    assert "NUL" in response.json()["error"]["message"]
+    assert ada.get("/api/secrets").json() == []

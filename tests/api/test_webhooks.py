@@ -480,3 +480,18 @@ def test_parse_body_by_content_type() -> None:
     assert parse_body("é".encode("latin-1"), "text/plain; charset=latin-1") == "é"
     assert parse_body(b"\xff", "text/plain") == {"contentType": "text/plain", "base64": "/w=="}
     assert parse_body(b"x", None) == {"contentType": "application/octet-stream", "base64": "eA=="}
+
+
+def test_json_nested_deeper_than_a_run_can_hold_is_refused() -> None:
+    """Found by tests/fuzz: 1.3 million ``[`` were a 500 (RecursionError in the JSON
+    decoder); 300 levels were accepted, then the run crashed serializing them."""
+    from workfuse.db_types import MAX_JSON_DEPTH
+    from workfuse.services.errors import BadRequest
+
+    def nested(depth: int) -> bytes:
+        return b"[" * depth + b"]" * depth
+
+    assert parse_body(nested(MAX_JSON_DEPTH), "application/json") is not None
+    for depth in (MAX_JSON_DEPTH + 1, 300, 1_300_000):
+        with pytest.raises(BadRequest, match="nested more than"):
+            parse_body(nested(depth), "application/json")

@@ -127,6 +127,18 @@ def test_export_then_import_gives_the_same_workflow(ada: httpx.Client) -> None:
     assert imported.json()["id"] != created["id"]
 
 
+def test_a_name_beyond_latin_1_exports_with_an_ascii_file_name(ada: httpx.Client) -> None:
+    """Found by tests/fuzz: a name such as "둑" made the Content-Disposition header
+    unencodable, and the export was a 500."""
+    created = create(ada, name="Über 둑 orders")
+
+    exported = ada.get(f"/api/workflows/{created['id']}/export")
+
+    assert exported.status_code == 200, exported.text
+    assert exported.headers["content-disposition"] == ('attachment; filename="-ber---orders.json"')
+    assert exported.json()["name"] == "Über 둑 orders"
+
+
 def test_an_invalid_import_saves_nothing_and_lists_the_errors(ada: httpx.Client) -> None:
     bad = {"name": "Broken", "nodes": [GRAPH["nodes"][1]], "edges": []}
 
@@ -144,3 +156,15 @@ def test_an_invalid_request_body_is_422_with_field_details(ada: httpx.Client) ->
     error = response.json()["error"]
     assert error["code"] == "INVALID_INPUT"
     assert {d["field"] for d in error["details"]} == {"name", "graph"}
+
+
+def test_an_offset_beyond_the_databases_integers_is_422(ada: httpx.Client) -> None:
+    """Found by tests/fuzz: offset=10**33 overflowed the database driver (a 500)."""
+    create(ada)
+
+    huge = ada.get("/api/workflows", params={"offset": 10**33})
+    largest = ada.get("/api/workflows", params={"offset": 1_000_000_000})
+
+    assert huge.status_code == 422, huge.text
+    assert huge.json()["error"]["code"] == "INVALID_INPUT"
+    assert (largest.status_code, largest.json()) == (200, [])

@@ -20,7 +20,7 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
 from pydantic.alias_generators import to_camel
 
 from workfuse.ai.magic_examples import EXAMPLES
@@ -74,6 +74,14 @@ class MagicInputRequest(MagicModel):
     )
     base_url: str | None = Field(default=None, max_length=2048)
     context: MagicContext = Field(default_factory=MagicContext)
+
+    @field_validator("node_type")
+    @classmethod
+    def _registered(cls, value: str) -> str:
+        """An unknown type is invalid input (422), not a failure of the generator."""
+        if value not in REGISTRY:
+            raise ValueError(f"unknown node type; known: {', '.join(REGISTRY.types())}")
+        return value
 
 
 class MagicUsage(MagicModel):

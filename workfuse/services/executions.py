@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from workfuse.db import session_scope
-from workfuse.db_types import utcnow
+from workfuse.db_types import MAX_JSON_DEPTH, json_too_deep, utcnow
 from workfuse.engine import broker
 from workfuse.engine.events import ExecutionUpdate, UpdateType, get_event_bus
 from workfuse.engine.plan import PlanNotFound, load_plan
@@ -119,6 +119,8 @@ def run_workflow(
     workflow = get_workflow(session=session, user=user, workflow_id=workflow_id)
     if payload is None:
         payload = _sample_payload(workflow)
+    if json_too_deep(payload):
+        raise InvalidInput(f"the payload is nested more than {MAX_JSON_DEPTH} levels deep")
     trigger = {"source": "manual", "data": payload, "headers": {}}
     return start_execution(session=session, workflow=workflow, trigger=trigger)
 

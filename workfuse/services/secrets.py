@@ -213,6 +213,7 @@ def create_secret(
     if redactor is not None:
         redactor.register(value)
     if workflow_id is not None:
+        reject_nul(workflow_id, "the workflow id")  # PostgreSQL cannot even look it up
         workflow = session.get(Workflow, workflow_id)
         if workflow is None or workflow.user_id != user_id:
             raise NotFound(f"workflow {workflow_id} not found")

@@ -46,6 +46,7 @@ from sqlmodel import Session, select
 
 from workfuse.caching import BoundedCache
 from workfuse.db import session_scope
+from workfuse.db_types import MAX_JSON_DEPTH, json_too_deep
 from workfuse.engine.plan import load_plan
 from workfuse.engine.state import TERMINAL
 from workfuse.logs import REDACTOR
@@ -253,8 +254,18 @@ def parse_body(body: bytes, content_type: str | None) -> Any:
     if media == "application/json" or media.endswith("+json"):
         try:
             data = json.loads(body, parse_constant=_no_constant, parse_float=_finite_float)
+            # Fewer brackets than the limit cannot nest deeper (a count in C, no walk).
+            brackets = body.count(b"[") + body.count(b"{")
+            too_deep = brackets > MAX_JSON_DEPTH and json_too_deep(data)
         except (ValueError, UnicodeDecodeError) as error:
             raise BadRequest(f"the body is not valid JSON: {error}") from None
+        except RecursionError:  # the decoder's own limit, about 1,000 levels
+            too_deep = True
+        if too_deep:
+            raise BadRequest(
+                f"the body is JSON nested more than {MAX_JSON_DEPTH} levels deep, "
+                "more than a run can hold"
+            )
         # NUL and lone surrogates can come only from escapes or non-ASCII bytes.
         return data if body.isascii() and b"\\u" not in body else _checked(data, "the body")
     if media == "application/x-www-form-urlencoded":

@@ -52,6 +52,8 @@ WEBHOOK_TOKEN_BYTES = 24  #: bytes of randomness (192 bits)
 EXPORT_FORMAT: Final = "workfuse.workflow"
 EXPORT_FORMAT_VERSION: Final = 1
 MAX_LIST_LIMIT = 500
+#: The largest list offset: the databases' integers are 64-bit (larger overflowed).
+MAX_LIST_OFFSET = 1_000_000_000
 
 
 class WorkflowCreate(ApiSchema):
@@ -249,7 +251,8 @@ def list_workflows(
         query = query.where(col(Workflow.name).ilike(f"%{escaped}%", escape="\\"))
     query = query.order_by(col(Workflow.updated_at).desc(), col(Workflow.id).desc())
     limit = max(1, min(limit, MAX_LIST_LIMIT))
-    return list(session.exec(query.offset(max(0, offset)).limit(limit)).all())
+    offset = max(0, min(offset, MAX_LIST_OFFSET))
+    return list(session.exec(query.offset(offset).limit(limit)).all())
 
 
 def workflow_names(*, session: Session, user: User, workflow_ids: Iterable[str]) -> dict[str, str]:

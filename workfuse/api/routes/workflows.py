@@ -15,6 +15,7 @@ from workfuse.secrets import process_secret_store
 from workfuse.services import workflows as service
 from workfuse.services.workflows import (
     MAX_LIST_LIMIT,
+    MAX_LIST_OFFSET,
     WorkflowCreate,
     WorkflowExport,
     WorkflowPublic,
@@ -37,7 +38,7 @@ def list_workflows(
     session: DbSession,
     search: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIST_LIMIT)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_LIST_OFFSET)] = 0,
 ) -> list[WorkflowPublic]:
     """The caller's workflows, most recently updated first; ``search`` matches names."""
     rows = service.list_workflows(
@@ -90,7 +91,10 @@ def export_workflow(workflow_id: str, user: CurrentUser, session: DbSession) -> 
     exported: WorkflowExport = service.export_workflow(
         session=session, user=user, workflow_id=workflow_id
     )
-    filename = "".join(c if c.isalnum() or c in "-_" else "-" for c in exported.name)[:80]
+    # ASCII only: a header value is Latin-1, and "둑".isalnum() is true.
+    filename = "".join(
+        c if (c.isascii() and c.isalnum()) or c in "-_" else "-" for c in exported.name
+    )[:80]
     return JSONResponse(
         exported.model_dump(mode="json", by_alias=True),
         headers={"Content-Disposition": f'attachment; filename="{filename or "workflow"}.json"'},
