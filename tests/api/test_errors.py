@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from sqlalchemy.exc import OperationalError
 
 from tests.api.conftest import PASSWORD, serve
 from workfuse.api.app import create_api
@@ -23,6 +24,11 @@ def failing_api_url(database_url: str) -> Iterator[str]:
     @api.get("/api/boom")
     def boom() -> None:
         raise RuntimeError("database password is hunter2-canary")
+
+    @api.get("/api/database-down")
+    def database_down() -> None:
+        refused = ConnectionRefusedError("connection to server at 127.0.0.1 failed")
+        raise OperationalError("SELECT 1", {}, refused)
 
     with serve(api) as url:
         yield url
@@ -43,6 +49,17 @@ def test_an_unexpected_error_is_500_with_a_reference_and_no_internals(
     reference = error["message"].split("reference ")[1].split()[0]
     # And: the server log has the reference, for the operator
     assert any(reference in record.getMessage() for record in caplog.records)
+
+
+def test_a_database_that_does_not_answer_is_503_with_retry_after(failing_api_url: str) -> None:
+    # When: the database refuses connections (restarting, say) during a request
+    response = httpx.get(f"{failing_api_url}/api/database-down")
+
+    # Then: 503 in the error format, with a hint when to try again; no internals
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "UNAVAILABLE"
+    assert response.headers["retry-after"] == "5"
+    assert "127.0.0.1" not in response.text
 
 
 def test_an_unknown_route_and_a_wrong_method_use_the_error_format(

@@ -207,9 +207,10 @@ def test_a_refused_send_is_not_counted_and_is_tried_again(
     with monkeypatch.context() as patch:
         patch.setattr(broker, "enqueue", refuse)
         while_down = reconcile()
-    after = reconcile(stale_after_s=0)
+    after = reconcile()  # the next pass, with the app's defaults
 
-    # Then: only the second pass counts, and the execution runs
+    # Then: only the second pass counts (the failed send did not leave the execution
+    # stamped as re-sent, which would delay it by ``stale_after_s``), and it runs
     assert (while_down, after) == (0, 1)
     assert wait_for(execution.id)[0].status is S.COMPLETED
 

@@ -3,7 +3,9 @@
 Service errors keep their status (400/401/403/404/409/422/429); FastAPI's request
 validation becomes 422 with one detail per field; anything unexpected is a 500 whose
 message carries only a reference id (the traceback goes to the log, never to the
-client).
+client). A database that does not answer (``OperationalError``: refused, restarting,
+connection lost, locked) is a 503 with ``Retry-After``, not a 500: the request may be
+sent again once it is back (nothing was stored).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException
 
 from workfuse.graph import error_location
@@ -114,8 +117,27 @@ def _unexpected_error(request: Request, error: Exception) -> JSONResponse:
     return error_response(500, f"internal error; reference {reference} in the server log")
 
 
+DATABASE_RETRY_AFTER_S = 5  #: seconds a client is asked to wait when the database is down
+
+
+def _database_unavailable(request: Request, error: Exception) -> JSONResponse:
+    log.error(
+        "database unavailable in %s %s (%s)",
+        request.method,
+        request.url.path,
+        type(getattr(error, "orig", error)).__name__,
+        exc_info=error,
+    )
+    return error_response(
+        503,
+        "the database is unavailable; try again shortly",
+        headers={"Retry-After": str(DATABASE_RETRY_AFTER_S)},
+    )
+
+
 def install_error_handlers(api: FastAPI) -> None:
     api.add_exception_handler(ServiceError, _service_error)
     api.add_exception_handler(RequestValidationError, _validation_error)
     api.add_exception_handler(HTTPException, _http_error)
+    api.add_exception_handler(OperationalError, _database_unavailable)
     api.add_exception_handler(Exception, _unexpected_error)

@@ -77,10 +77,12 @@ def reconcile(
             )
             due = [item for item in candidates if _lost(session, item[0], item[1], stale)]
         claimed = [item for item in due if _claim(*item, now=now)]
-        for execution_id, status, _ in claimed:
+        for execution_id, status, heartbeat in claimed:
             log.info("reconciler: re-sending %s execution %s", status, execution_id)
             if send(execution_id):
                 sent += 1
+            else:  # the broker is down: the next pass tries again, not stale_after_s later
+                _release(execution_id, status, heartbeat, now=now)
         if len(candidates) < BATCH_SIZE or not claimed:
             return sent
 
@@ -171,6 +173,22 @@ def _claim(
             .values(heartbeat_at=now - timedelta(seconds=STALE_AFTER_S))
         )
         return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def _release(
+    execution_id: str, status: ExecutionStatus, heartbeat: datetime | None, *, now: datetime
+) -> None:
+    """Undo :func:`_claim` after a failed send (if nobody changed the row since)."""
+    with session_scope() as session:
+        session.execute(
+            sa.update(Execution)
+            .where(
+                col(Execution.id) == execution_id,
+                col(Execution.status) == status,
+                col(Execution.heartbeat_at) == now - timedelta(seconds=STALE_AFTER_S),
+            )
+            .values(heartbeat_at=heartbeat)
+        )
 
 
 def start_reconciler_thread(
