@@ -19,7 +19,6 @@ from sqlmodel import Session
 from workfuse.settings import get_settings
 
 SQLITE_BUSY_TIMEOUT = 30  #: seconds a SQLite writer waits for the lock
-SQLITE_POOL_SIZE = 48  #: connections kept open to a SQLite file (40 server threads + workers)
 ALEMBIC_DIR = Path(__file__).resolve().parent.parent / "alembic"
 
 
@@ -43,12 +42,7 @@ def _engine_for(url: str) -> sa.Engine:
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         engine = sa.create_engine(
-            url,
-            connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT},
-            # As many kept connections as threads that use them (the server's thread
-            # pool and the embedded workers): reopening one costs three PRAGMAs.
-            pool_size=SQLITE_POOL_SIZE,
-            max_overflow=SQLITE_POOL_SIZE,
+            url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT}
         )
         sa.event.listen(engine, "connect", _enable_sqlite_pragmas)
         return engine
