@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
 import httpx
 import pytest
 
+from tests.api.test_workflow_routes import GRAPH
 from tests.engine.helpers import edge, jsonata, node
 from tests.support.local_server import Request, Response, serve
 
@@ -412,3 +414,21 @@ def test_a_payload_nested_too_deeply_is_422_and_starts_nothing(ada: httpx.Client
     assert ada.get(f"/api/executions/{execution_id}").status_code == 200
     listed = ada.get("/api/executions", params={"workflowId": workflow}).json()["items"]
     assert [item["id"] for item in listed] == [execution_id]
+
+
+@pytest.mark.parametrize("text", ["nul \u0000 inside", "lone \ud800 surrogate"])
+def test_a_payload_postgres_cannot_store_is_refused(ada: httpx.Client, text: str) -> None:
+    """Found by the graph fuzzer: it was a 500 on PostgreSQL (and stored on SQLite)."""
+    created = ada.post("/api/workflows", json={"name": "Store me", "graph": GRAPH})
+    assert created.status_code == 201, created.text
+    workflow_id = created.json()["id"]
+
+    response = ada.post(
+        f"/api/workflows/{workflow_id}/executions",
+        content=json.dumps({"payload": {"text": text}}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+
+    assert response.status_code == 422, response.text
+    assert "NUL character" in response.json()["error"]["message"]
+    assert ada.get("/api/executions").json()["items"] == []

@@ -68,6 +68,7 @@ def test_the_canary_is_in_no_frame_and_no_page(
     signed_in_page: Page,
     api: httpx.Client,
     services: tuple[LocalServer, Echo],
+    request: pytest.FixtureRequest,
 ) -> None:
     server, echo = services
     page = signed_in_page
@@ -81,6 +82,9 @@ def test_the_canary_is_in_no_frame_and_no_page(
     workflow = api.post("/api/workflows", json={"name": "Canary run", "graph": graph})
     assert workflow.status_code == 201, workflow.text
     workflow_id = workflow.json()["id"]
+    # The owner's account is shared by the browser tests: leave it as it was found.
+    request.addfinalizer(lambda: api.delete(f"/api/workflows/{workflow_id}"))
+    request.addfinalizer(lambda: api.delete(f"/api/secrets/{created.json()['id']}"))
 
     # When: a run is started and watched live on its page, its HTTP node held until then
     started = api.post(f"/api/workflows/{workflow_id}/run", json={"payload": {"order": "A-1"}})

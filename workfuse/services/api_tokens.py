@@ -14,7 +14,7 @@ from sqlmodel import Session, col, select
 from workfuse.db_types import utcnow
 from workfuse.models import MAX_NAME_LENGTH, ApiToken, User
 from workfuse.services.auth import hash_token, new_token
-from workfuse.services.errors import InvalidInput, NotFound, Unauthorized, reject_nul
+from workfuse.services.errors import InvalidInput, NotFound, Unauthorized, reject_unstorable_text
 
 TOKEN_PREFIX = "wf_"
 SHOWN_PREFIX_LENGTH = 10  #: characters of a token kept to recognise it (``wf_`` + 7)
@@ -24,7 +24,7 @@ LAST_USED_PRECISION = timedelta(minutes=1)
 
 def create_api_token(*, session: Session, user: User, name: str) -> tuple[ApiToken, str]:
     """A new token for ``user``; the second value is the token itself, shown once."""
-    reject_nul(name, "the token name")
+    reject_unstorable_text(name, "the token name")
     name = name.strip()
     if not name or len(name) > MAX_NAME_LENGTH:
         raise InvalidInput(f"the token name must have 1 to {MAX_NAME_LENGTH} characters")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from workfuse.graph import ValidationIssue
@@ -83,18 +84,26 @@ class WorkflowInvalid(InvalidInput):
     code = "WORKFLOW_INVALID"
 
 
-def reject_nul(value: Any, what: str) -> None:
-    """Refuse NUL characters anywhere in ``value`` (strings, dict keys, lists).
+#: Text PostgreSQL cannot store in text or JSONB: NUL, and lone UTF-16 surrogates.
+UNSTORABLE_TEXT = re.compile("[\x00\ud800-\udfff]")
 
-    PostgreSQL cannot store them in text or JSONB, so without this check the same
-    input would be stored on SQLite and fail with a database error on PostgreSQL.
+
+def reject_unstorable_text(value: Any, what: str) -> None:
+    """Refuse NUL characters and unpaired surrogates anywhere in ``value`` (strings,
+    dict keys, lists).
+
+    PostgreSQL cannot store them, so without this check the same input would be stored
+    on SQLite and fail with a database error on PostgreSQL.
     """
     stack = [value]
     while stack:
         item = stack.pop()
         if isinstance(item, str):
-            if "\x00" in item:
-                raise InvalidInput(f"{what} contains a NUL character (\\u0000); it is not allowed")
+            if UNSTORABLE_TEXT.search(item):
+                raise InvalidInput(
+                    f"{what} contains a NUL character (\\u0000) or an unpaired surrogate; "
+                    "it is not allowed"
+                )
         elif isinstance(item, dict):
             stack.extend(item.keys())
             stack.extend(item.values())

@@ -38,7 +38,7 @@ from workfuse.models import (
     Workflow,
     WorkflowVersion,
 )
-from workfuse.services.errors import Conflict, InvalidInput, NotFound
+from workfuse.services.errors import Conflict, InvalidInput, NotFound, reject_unstorable_text
 from workfuse.services.workflows import ensure_runnable, get_workflow
 
 log = logging.getLogger(__name__)
@@ -121,6 +121,7 @@ def run_workflow(
         payload = _sample_payload(workflow)
     if json_too_deep(payload):
         raise InvalidInput(f"the payload is nested more than {MAX_JSON_DEPTH} levels deep")
+    reject_unstorable_text(payload, "the payload")
     trigger = {"source": "manual", "data": payload, "headers": {}}
     return start_execution(session=session, workflow=workflow, trigger=trigger)
 

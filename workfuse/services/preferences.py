@@ -19,7 +19,7 @@ from sqlmodel import Session
 
 from workfuse.ai.providers import PROVIDERS, AIProvider
 from workfuse.models import MAX_MODEL_LENGTH, User
-from workfuse.services.errors import InvalidInput, reject_nul
+from workfuse.services.errors import InvalidInput, reject_unstorable_text
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,7 @@ def set_ai_defaults(
     if model is not None:
         if not isinstance(model, str):
             raise InvalidInput("the AI model must be text")
-        reject_nul(model, "the AI model")
+        reject_unstorable_text(model, "the AI model")
         model = model.strip() or None
     if model is not None and len(model) > MAX_MODEL_LENGTH:
         raise InvalidInput(f"the AI model must have at most {MAX_MODEL_LENGTH} characters")

@@ -42,7 +42,7 @@ from workfuse.secrets import (
     SecretStore,
     SecretStoreError,
 )
-from workfuse.services.errors import Conflict, InvalidInput, NotFound, reject_nul
+from workfuse.services.errors import Conflict, InvalidInput, NotFound, reject_unstorable_text
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ def to_public(reference: SecretReference) -> SecretReferencePublic:
 def _checked_name(name: str) -> str:
     if not isinstance(name, str):
         raise InvalidInput("the credential name must be text")
-    reject_nul(name, "the credential name")
+    reject_unstorable_text(name, "the credential name")
     name = name.strip()
     if not name or len(name) > MAX_NAME_LENGTH:
         raise InvalidInput(f"the credential name must have 1 to {MAX_NAME_LENGTH} characters")
@@ -66,7 +66,7 @@ def _checked_name(name: str) -> str:
 def _checked_description(description: str | None) -> str | None:
     if description is None:
         return None
-    reject_nul(description, "the description")
+    reject_unstorable_text(description, "the description")
     if len(description) > MAX_DESCRIPTION_LENGTH:
         raise InvalidInput(f"the description must have at most {MAX_DESCRIPTION_LENGTH} characters")
     return description
@@ -213,7 +213,7 @@ def create_secret(
     if redactor is not None:
         redactor.register(value)
     if workflow_id is not None:
-        reject_nul(workflow_id, "the workflow id")  # PostgreSQL cannot even look it up
+        reject_unstorable_text(workflow_id, "the workflow id")  # PostgreSQL cannot even look it up
         workflow = session.get(Workflow, workflow_id)
         if workflow is None or workflow.user_id != user_id:
             raise NotFound(f"workflow {workflow_id} not found")

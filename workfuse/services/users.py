@@ -8,7 +8,7 @@ from argon2 import PasswordHasher
 from sqlmodel import Session, select
 
 from workfuse.models import MAX_EMAIL_LENGTH, User
-from workfuse.services.errors import Conflict, InvalidInput, NotFound, reject_nul
+from workfuse.services.errors import Conflict, InvalidInput, NotFound, reject_unstorable_text
 
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+$")
 MIN_PASSWORD_LENGTH = 10  #: characters
@@ -20,7 +20,7 @@ password_hasher = PasswordHasher()
 
 def check_password(password: str, email: str) -> None:
     """Refuse a weak password with a message that says which rule it breaks."""
-    reject_nul(password, "the password")
+    reject_unstorable_text(password, "the password")
     if len(password) < MIN_PASSWORD_LENGTH:
         raise InvalidInput(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
     if len(password) > MAX_PASSWORD_LENGTH:
@@ -34,7 +34,7 @@ def check_password(password: str, email: str) -> None:
 
 
 def normalise_email(email: str) -> str:
-    reject_nul(email, "the email address")
+    reject_unstorable_text(email, "the email address")
     email = email.strip().lower()
     if len(email) > MAX_EMAIL_LENGTH or not EMAIL_PATTERN.match(email):
         raise InvalidInput(f"{email[:80]!r} is not an email address")
@@ -45,7 +45,7 @@ def create_user(
     *, session: Session, email: str, name: str | None = None, password: str | None = None
 ) -> User:
     """Create a user; the password (none: the user cannot sign in) is stored as argon2."""
-    reject_nul(name, "the name")
+    reject_unstorable_text(name, "the name")
     email = normalise_email(email)
     if session.exec(select(User).where(User.email == email)).first():
         raise Conflict(f"a user with the email {email} already exists")

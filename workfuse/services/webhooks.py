@@ -53,7 +53,15 @@ from workfuse.logs import REDACTOR
 from workfuse.models import Execution, ExecutionStatus, NodeRunStatus, SecretReference, Workflow
 from workfuse.nodes.trigger import TriggerNodeConfig, WebhookHmac
 from workfuse.secrets import process_secret_store
-from workfuse.services.errors import BadRequest, MethodNotAllowed, NotFound, Unauthorized
+from workfuse.services.errors import (
+    UNSTORABLE_TEXT,
+    BadRequest,
+    InvalidInput,
+    MethodNotAllowed,
+    NotFound,
+    Unauthorized,
+    reject_unstorable_text,
+)
 from workfuse.services.executions import node_runs, start_execution
 from workfuse.services.secrets import get_secret_value_for_run
 
@@ -66,7 +74,6 @@ MAX_CACHED_CONFIGS = 4096
 HIDDEN_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
 HIDDEN_HEADER_WORDS = ("token", "secret", "key", "signature", "auth", "password", "credential")
 
-_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")  # NUL and lone surrogates
 _UNIX_SECONDS = re.compile(r"[0-9]{1,12}", re.ASCII)
 _V = TypeVar("_V")
 
@@ -280,7 +287,7 @@ def parse_body(body: bytes, content_type: str | None) -> Any:
             decoded = body.decode(params.get("charset", "utf-8"))
         except (LookupError, UnicodeDecodeError):
             decoded = None  # not text after all: kept as bytes below
-        if decoded is not None and not _UNSTORABLE.search(decoded):
+        if decoded is not None and not UNSTORABLE_TEXT.search(decoded):
             return decoded
     return {
         "contentType": content_type or "application/octet-stream",
@@ -348,17 +355,10 @@ def _multi_dict(pairs: Iterable[tuple[str, str]]) -> dict[str, Any]:
 
 def _checked(value: _V, what: str) -> _V:
     """Refuse text that PostgreSQL cannot store (NUL, lone surrogates), on both databases."""
-    stack: list[Any] = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, str):
-            if _UNSTORABLE.search(item):
-                raise BadRequest(f"{what} contains a NUL character or an unpaired surrogate")
-        elif isinstance(item, dict):
-            stack.extend(item.keys())
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
+    try:
+        reject_unstorable_text(value, what)
+    except InvalidInput as problem:
+        raise BadRequest(str(problem)) from None
     return value
 
 

@@ -43,7 +43,7 @@ from workfuse.services.errors import (
     InvalidInput,
     NotFound,
     WorkflowInvalid,
-    reject_nul,
+    reject_unstorable_text,
 )
 from workfuse.services.secrets import discard_secret_value
 from workfuse.settings import get_settings
@@ -147,8 +147,8 @@ def _checked_graph(
     """
     if not isinstance(graph, dict):
         raise InvalidInput("graph must be a JSON object with nodes and edges")
-    reject_nul(name, "the name")
-    reject_nul(graph, "the graph")
+    reject_unstorable_text(name, "the name")
+    reject_unstorable_text(graph, "the graph")
     parsed, validation = check_graph_data({**graph, "name": name})
     if any(issue.code is IssueCode.GRAPH_TOO_LARGE for issue in validation.errors):
         raise WorkflowInvalid("the graph is too large to store", validation.errors)
@@ -178,7 +178,7 @@ def _snapshot(session: Session, workflow: Workflow) -> None:
 
 def create_workflow(*, session: Session, user: User, data: WorkflowCreate) -> Workflow:
     """Store a new workflow (version 1); an invalid graph becomes an inactive draft."""
-    reject_nul(data.description, "the description")
+    reject_unstorable_text(data.description, "the description")
     body, validation = _checked_graph(data.name, data.graph)
     if body is None:
         raise WorkflowInvalid("the graph is not a valid workflow graph", validation.errors)
@@ -271,7 +271,7 @@ def update_workflow(
 ) -> Workflow:
     """Apply the changes, bump ``version`` and snapshot it in ``WorkflowVersion``."""
     workflow = get_workflow(session=session, user=user, workflow_id=workflow_id)
-    reject_nul(data.description, "the description")
+    reject_unstorable_text(data.description, "the description")
     name = data.name if data.name is not None else workflow.name
     graph = data.graph if data.graph is not None else workflow.graph
     body, validation = _checked_graph(name, graph)
