@@ -27,6 +27,7 @@ from tests.fuzz.conftest import assert_error_format, snapshot
 from workfuse.graph_validation import check_graph_data
 from workfuse.models import ExecutionStatus
 from workfuse.nodes.registry import REGISTRY
+from workfuse.services.errors import InvalidInput, reject_unstorable_text
 
 IDS = ["t", "a", "b", "c", "d"]
 BAD_IDS = ["", " a", "a b", "-x", "x" * 129, "ä", "a/b"]
@@ -370,6 +371,15 @@ def runnable_graphs(draw: st.DrawFn) -> dict[str, Any]:
     return {"nodes": listed, "edges": links}
 
 
+def _storable(value: Any) -> bool:
+    """No NUL and no lone surrogate anywhere (keys included)."""
+    try:
+        reject_unstorable_text(value, "the payload")
+    except InvalidInput:
+        return False
+    return True
+
+
 @settings(
     max_examples=6,
     deadline=None,
@@ -389,7 +399,13 @@ def test_valid_graphs_run_to_an_end(
     # When it is run with a generated payload
     started = ada.post(f"/api/workflows/{created.json()['id']}/run", json={"payload": payload})
 
-    # Then it ends COMPLETED, or FAILED with a message; it is never left running
+    # Then text PostgreSQL cannot store is refused (on both databases) and nothing runs
+    if not _storable(payload):
+        assert started.status_code == 422, started.text
+        assert "NUL character" in started.json()["error"]["message"]
+        event("payload refused")
+        return
+    # Else it ends COMPLETED, or FAILED with a message; it is never left running
     assert started.status_code == 202, started.text
     execution, _ = wait_for(started.json()["executionId"], timeout=20)
     assert execution.status in (ExecutionStatus.COMPLETED, ExecutionStatus.FAILED)
