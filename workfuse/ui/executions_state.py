@@ -20,7 +20,6 @@ from sqlmodel import Session
 from workfuse.db import session_scope
 from workfuse.db_types import utcnow
 from workfuse.engine.events import FINAL_TYPES, ExecutionUpdate, UpdateType
-from workfuse.engine.state import TERMINAL
 from workfuse.graph import ValidationResult
 from workfuse.models import Execution, ExecutionStatus, NodeRun, User
 from workfuse.services import executions as service
@@ -28,9 +27,14 @@ from workfuse.services import workflows as workflow_service
 from workfuse.services.errors import NotFound, ServiceError
 from workfuse.ui import routes
 from workfuse.ui.editor import draft as drafts
+from workfuse.ui.live_updates import (
+    EXECUTION_STATUS,
+    FINISHED,
+    NODE_STATUS,
+    shown_json,
+)
 from workfuse.ui.session_state import SessionState
 
-MAX_SHOWN_JSON = 20_000  #: characters of a node's input, output or error shown on the page
 PAGE_SIZE = 20  #: executions per page of the list
 MAX_WORKFLOW_OPTIONS = 500  #: workflows offered in the list's filter (most recently updated)
 ALL = "ALL"
@@ -46,27 +50,10 @@ TIME_RANGES: list[tuple[str, str, timedelta | None]] = [
 ]
 _RANGE_DELTAS = {value: delta for value, _, delta in TIME_RANGES}
 DEFAULT_RANGE = "all"
-_FINISHED = frozenset(status.value for status in TERMINAL)
 _ACTIVE = frozenset({"PENDING", "RUNNING", "RETRYING"})
 #: Shown status of a node of the graph with no run on record: still to come, or never.
 WAITING, NOT_RUN = "PENDING", "NOT_RUN"
 _BAR_NOTES = {"SKIPPED": "skipped", WAITING: "waiting", NOT_RUN: "no run on record"}
-
-#: How a live update changes a node's shown status.
-_NODE_STATUS = {
-    UpdateType.NODE_STARTED: "RUNNING",
-    UpdateType.NODE_COMPLETED: "SUCCEEDED",
-    UpdateType.NODE_FAILED: "FAILED",
-    UpdateType.NODE_SKIPPED: "SKIPPED",
-    UpdateType.RETRYING: "RETRYING",
-}
-_EXECUTION_STATUS = {
-    UpdateType.STARTED: "RUNNING",
-    UpdateType.RETRYING: "RETRYING",
-    UpdateType.COMPLETED: "COMPLETED",
-    UpdateType.FAILED: "FAILED",
-    UpdateType.CANCELLED: "CANCELLED",
-}
 
 
 @dataclass
@@ -124,13 +111,6 @@ def format_duration(milliseconds: int | None) -> str:
     return f"{minutes} min {seconds} s"
 
 
-def _json(value: Any) -> str:
-    if value is None:
-        return ""
-    text = json.dumps(value, indent=2, ensure_ascii=False, default=str)
-    return text if len(text) <= MAX_SHOWN_JSON else text[:MAX_SHOWN_JSON] + "\n…"
-
-
 def _ms_between(start: datetime, end: datetime) -> int:
     return round((end - start).total_seconds() * 1000)
 
@@ -148,8 +128,8 @@ def _node_row(run: NodeRun, execution: Execution, labels: dict[str, list[str]]) 
         status=run.status.value,
         attempt=run.attempt,
         duration=format_duration(run.duration),
-        input=_json(run.input),
-        output=_json(run.output),
+        input=shown_json(run.input),
+        output=shown_json(run.output),
         error=str((run.error or {}).get("message", "")),
         offset_ms=offset,
         duration_ms=-1 if run.duration is None else run.duration,
@@ -348,7 +328,7 @@ class ExecutionDetailState(SessionState):
 
     @rx.var
     def can_retry(self) -> bool:
-        return self.status in _FINISHED
+        return self.status in FINISHED
 
     @rx.var
     def can_retry_failed(self) -> bool:
@@ -383,7 +363,7 @@ class ExecutionDetailState(SessionState):
             self.missing = False
             self._show(session, user, execution)
             self.open_nodes = [row.node_id for row in self.nodes if row.status == "FAILED"]
-        if self.status in _FINISHED:
+        if self.status in FINISHED:
             return None
         return ExecutionDetailState.follow
 
@@ -518,7 +498,7 @@ class ExecutionDetailState(SessionState):
                     if self.execution_id != execution_id:
                         return
                     self._show_runs(snapshot.execution, list(snapshot.nodes.values()))
-                if snapshot.execution.status.value not in _FINISHED:
+                if snapshot.execution.status.value not in FINISHED:
                     async for update in updates:
                         async with self:
                             if self.execution_id != execution_id:
@@ -542,9 +522,9 @@ class ExecutionDetailState(SessionState):
                 self._show(session, user, execution)
 
     def _apply(self, update: ExecutionUpdate) -> None:
-        if update.type in _EXECUTION_STATUS:
-            self.status = _EXECUTION_STATUS[update.type]
-        node_status = _NODE_STATUS.get(update.type)
+        if update.type in EXECUTION_STATUS:
+            self.status = EXECUTION_STATUS[update.type]
+        node_status = NODE_STATUS.get(update.type)
         if update.node_id is None or node_status is None:
             return
         data = update.data if isinstance(update.data, dict) else {}
@@ -565,7 +545,7 @@ class ExecutionDetailState(SessionState):
                 ended = _ms_between(self._started_at, update.timestamp)
                 row.offset_ms = max(0, ended - row.duration_ms)
         if "output" in data:
-            row.output = _json(data["output"])
+            row.output = shown_json(data["output"])
         if "error" in data and isinstance(data["error"], dict):
             row.error = str(data["error"].get("message", ""))
         if self._started_at is not None:

@@ -11,6 +11,7 @@ from typing import Any
 import reflex as rx
 from reflex_base.event import EventHandler, no_args_event_spec, passthrough_event_spec
 
+MONO = "ui-monospace, SFMono-Regular, Menlo, Consolas, monospace"  #: font of code and JSON
 XYFLOW = "@xyflow/react@12.8.2"
 SIMPLE_CODE_EDITOR = "react-simple-code-editor@0.14.1"
 PRISM = "prismjs@1.30.0"

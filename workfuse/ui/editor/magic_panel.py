@@ -6,10 +6,10 @@ import reflex as rx
 from reflex.vars import ObjectVar
 
 from workfuse.ai.providers import PROVIDERS
+from workfuse.ui.editor.components import MONO
 from workfuse.ui.editor.magic_state import DiffLine, MagicInputState
 from workfuse.ui.editor.state import EditorState
 
-MONO = "ui-monospace, SFMono-Regular, Menlo, Consolas, monospace"
 _LINE_COLOURS = {"+": ("green", "+ "), "-": ("red", "- "), " ": ("gray", "  ")}
 
 

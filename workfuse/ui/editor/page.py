@@ -8,9 +8,9 @@ from reflex.vars import ObjectVar
 from workfuse.nodes.base import NodeSpec
 from workfuse.nodes.registry import REGISTRY
 from workfuse.ui import routes
-from workfuse.ui.editor.components import workflow_canvas
+from workfuse.ui.editor.components import MONO, workflow_canvas
 from workfuse.ui.editor.draft import NODE_COLOURS
-from workfuse.ui.editor.panel import MONO, side_panel
+from workfuse.ui.editor.panel import side_panel
 from workfuse.ui.editor.state import EditorState, VersionRow
 from workfuse.ui.layout import top_bar
 

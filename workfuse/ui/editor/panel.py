@@ -9,13 +9,12 @@ from reflex.vars import ObjectVar
 
 from workfuse.ui import routes
 from workfuse.ui.editor import node_form
-from workfuse.ui.editor.components import code_field
+from workfuse.ui.editor.components import MONO, code_field
 from workfuse.ui.editor.draft import ProblemRow
 from workfuse.ui.editor.magic_panel import magic_dialog
 from workfuse.ui.editor.node_form import KeyValueRow, RuleRow
 from workfuse.ui.editor.state import EditorState
 
-MONO = "ui-monospace, SFMono-Regular, Menlo, Consolas, monospace"
 form = EditorState.form
 
 

@@ -29,24 +29,14 @@ from workfuse.ui import routes
 from workfuse.ui.editor import draft as drafts
 from workfuse.ui.editor import node_form
 from workfuse.ui.editor.node_form import FormError, NodeForm
+from workfuse.ui.live_updates import (
+    EXECUTION_STATUS,
+    FINISHED,
+    MAX_SHOWN_JSON,
+    NODE_STATUS,
+    shown_json,
+)
 from workfuse.ui.session_state import SessionState
-
-MAX_SHOWN_JSON = 20_000  #: characters of a node's output shown in the panel
-TERMINAL = ("COMPLETED", "FAILED", "CANCELLED")
-
-_NODE_STATUS = {
-    UpdateType.NODE_STARTED: "RUNNING",
-    UpdateType.NODE_COMPLETED: "SUCCEEDED",
-    UpdateType.NODE_FAILED: "FAILED",
-    UpdateType.NODE_SKIPPED: "SKIPPED",
-    UpdateType.RETRYING: "RETRYING",
-}
-_EXECUTION_STATUS = {
-    UpdateType.STARTED: "RUNNING",
-    UpdateType.COMPLETED: "COMPLETED",
-    UpdateType.FAILED: "FAILED",
-    UpdateType.CANCELLED: "CANCELLED",
-}
 
 
 @dataclass
@@ -73,20 +63,13 @@ class NodeResult:
     error: str = ""
 
 
-def _json(value: Any) -> str:
-    if value is None:
-        return ""
-    text = json.dumps(value, indent=2, ensure_ascii=False, default=str)
-    return text if len(text) <= MAX_SHOWN_JSON else text[:MAX_SHOWN_JSON] + "\n…"
-
-
 def _result_of(run: NodeRun) -> NodeResult:
     return NodeResult(
         status=run.status.value,
         attempt=run.attempt,
         duration="" if run.duration is None else f"{run.duration} ms",
-        input=_json(run.input),
-        output=_json(run.output),
+        input=shown_json(run.input),
+        output=shown_json(run.output),
         error=str((run.error or {}).get("message", "")),
     )
 
@@ -523,7 +506,7 @@ class EditorState(SessionState):
         ):
             async with self:
                 self._show_runs(snapshot.nodes.values(), snapshot.execution.status.value)
-            if snapshot.execution.status.value not in TERMINAL:
+            if snapshot.execution.status.value not in FINISHED:
                 async for update in updates:
                     async with self:
                         if self.execution_id != execution_id:
@@ -551,15 +534,15 @@ class EditorState(SessionState):
         self._refresh()
 
     def _apply(self, update: ExecutionUpdate) -> None:
-        if update.type in _EXECUTION_STATUS:
-            self.execution_status = _EXECUTION_STATUS[update.type]
+        if update.type in EXECUTION_STATUS:
+            self.execution_status = EXECUTION_STATUS[update.type]
         if update.node_id is None:
             return
         result = self.results.get(update.node_id, NodeResult())
         if update.type == UpdateType.TOKEN and isinstance(update.data, str):
             result.status = "RUNNING"
             result.output = (result.output + update.data)[-MAX_SHOWN_JSON:]
-        node_status = _NODE_STATUS.get(update.type)
+        node_status = NODE_STATUS.get(update.type)
         if node_status is not None:
             result.status = node_status
             self._statuses[update.node_id] = node_status
@@ -567,7 +550,7 @@ class EditorState(SessionState):
             if "duration" in data:
                 result.duration = f"{data['duration']} ms"
             if "output" in data:
-                result.output = _json(data["output"])
+                result.output = shown_json(data["output"])
             if isinstance(data.get("error"), dict):
                 result.error = str(data["error"].get("message", ""))
         self.results = {**self.results, update.node_id: result}
