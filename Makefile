@@ -13,7 +13,7 @@ BUN_BIN := $(abspath $(TOOLS))/bun/node_modules/.bin
 export PATH := $(BUN_BIN):$(abspath $(VENV))/bin:$(PATH)
 export REFLEX_TELEMETRY_ENABLED := false
 
-.PHONY: install run test lint services chromium bench clean
+.PHONY: install run test lint services chromium bench soak clean
 
 install: $(VENV)/.installed $(BUN_BIN)/bun
 
@@ -55,6 +55,11 @@ bench: install
 	$(VENV)/bin/python -m bench.magic_input_eval
 	$(VENV)/bin/python bench/bench_editor.py
 	$(VENV)/bin/python bench/bench_executions.py
+
+# Five minutes of steady webhook traffic on PostgreSQL + Redis + one worker process
+# (memory, lag, losses); the test suite runs a 10-second version.
+soak: install services
+	$(VENV)/bin/python bench/bench_soak.py
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .web .states tests/artifacts

@@ -102,7 +102,8 @@ end
 
 NODE_LOADER = r"""
 const http = require("http");
-const [url, concurrency, seconds, maxRequests] = process.argv.slice(2);
+const [url, concurrency, seconds, maxRequests, rate] = process.argv.slice(2);
+const interval = Number(rate) > 0 ? 1000 / Number(rate) : 0;  // ms between sends; 0: no pause
 const target = new URL(url);
 const agent = new http.Agent({ keepAlive: true, maxSockets: Number(concurrency) });
 const latencies = [];
@@ -129,8 +130,18 @@ function once() {
     request.end(body);
   });
 }
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+let slots = 0;
 async function loop() {
-  while (Date.now() < end && sent < Number(maxRequests)) await once();
+  while (Date.now() < end && sent < Number(maxRequests)) {
+    if (interval) {
+      const due = Number(began / 1000000n) + slots++ * interval;
+      const wait = due - Number(process.hrtime.bigint() / 1000000n);
+      if (wait > 0) await sleep(wait);
+      if (Date.now() >= end) break;
+    }
+    await once();
+  }
 }
 Promise.all(Array.from({ length: Number(concurrency) }, loop)).then(() => {
   const elapsed = Number(process.hrtime.bigint() - began) / 1e9;
@@ -319,7 +330,11 @@ def loader_name(choice: str) -> str:
     sys.exit("no load generator: install wrk (apt-get install -y wrk) or Node.js")
 
 
-def run_load(loader: str, url: str, seconds: float, scratch: Path) -> Load:
+def run_load(loader: str, url: str, seconds: float, scratch: Path, rate: float = 0) -> Load:
+    """``seconds`` of load on ``url`` from :data:`CONCURRENCY` connections, as fast as
+    they are answered or (Node.js loader only) at most ``rate`` requests/s."""
+    if rate and loader != "node":
+        sys.exit("a fixed request rate needs the Node.js loader (--loader node)")
     if loader == "wrk":
         script = scratch / "webhook.lua"
         script.write_text(WRK_SCRIPT)
@@ -329,6 +344,7 @@ def run_load(loader: str, url: str, seconds: float, scratch: Path) -> Load:
         script = scratch / "loader.js"
         script.write_text(NODE_LOADER)
         command = ["node", str(script), url, str(CONCURRENCY), f"{seconds:g}", str(MAX_REQUESTS)]
+        command.append(f"{rate:g}")
     result = subprocess.run(
         command, capture_output=True, text=True, timeout=seconds + 60, check=False
     )
@@ -474,8 +490,24 @@ def private_redis(scratch: Path, given: str | None) -> Iterator[str]:
         stop_process(process)
 
 
-def run_scenario(name: str, args: argparse.Namespace, loader: str) -> Scenario:
-    result = Scenario(name)
+@dataclass
+class Deployment:
+    """A running app (and worker) on a scratch database, ready for load."""
+
+    name: str
+    database_url: str
+    url: str  #: the webhook's URL
+    base_url: str
+    app: subprocess.Popen[bytes]
+    worker: subprocess.Popen[bytes] | None
+    scratch: Path
+
+
+@contextlib.contextmanager
+def deployment(name: str, args: argparse.Namespace) -> Iterator[Deployment]:
+    """Start the ``embedded`` or ``postgres`` deployment (see the module docstring) and
+    stop it, with its scratch database and Redis, afterwards. ``args``: ``redis``,
+    ``postgres_admin``, ``threads``."""
     with contextlib.ExitStack() as stack:
         scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="wf-bench-hooks-")))
         namespace = f"workfuse-bench-{secrets.token_hex(4)}"
@@ -506,7 +538,8 @@ def run_scenario(name: str, args: argparse.Namespace, loader: str) -> Scenario:
             env,
         )
         stack.callback(stop_process, app)
-        wait_for_http(f"http://127.0.0.1:{port}/api/health", app, scratch / "app.log")
+        base_url = f"http://127.0.0.1:{port}"
+        wait_for_http(f"{base_url}/api/health", app, scratch / "app.log")
         worker = None
         if name == "postgres":
             worker = start_process(
@@ -526,13 +559,28 @@ def run_scenario(name: str, args: argparse.Namespace, loader: str) -> Scenario:
             if worker.poll() is not None:
                 sys.exit((scratch / "worker.log").read_text(errors="replace")[-3000:])
         time.sleep(1)
+        yield Deployment(
+            name=name,
+            database_url=database_url,
+            url=f"{base_url}/hooks/{token}",
+            base_url=base_url,
+            app=app,
+            worker=worker,
+            scratch=scratch,
+        )
+
+
+def run_scenario(name: str, args: argparse.Namespace, loader: str) -> Scenario:
+    result = Scenario(name)
+    with deployment(name, args) as running:
+        app, worker, scratch = running.app, running.worker, running.scratch
+        database_url, url = running.database_url, running.url
         result.app_start = memory_of(app)
         result.worker_start = memory_of(worker) if worker else None
 
         from workfuse.db_types import utcnow
         from workfuse.models import Execution, ExecutionStatus
 
-        url = f"http://127.0.0.1:{port}/hooks/{token}"
         run_load(loader, url, min(3.0, args.duration), scratch)  # warm-up
         drain(database_url)
         for number in range(1, args.runs + 1):
@@ -578,10 +626,9 @@ def run_scenario(name: str, args: argparse.Namespace, loader: str) -> Scenario:
         result.app_end = memory_of(app)
         result.worker_end = memory_of(worker) if worker else None
         if args.reference:
-            base = f"http://127.0.0.1:{port}"
             for label, path in REFERENCE_PATHS:
                 clock, cpu = time.monotonic(), cpu_seconds(app)
-                load = run_load(loader, base + path, REFERENCE_S, scratch)
+                load = run_load(loader, running.base_url + path, REFERENCE_S, scratch)
                 used = (cpu_seconds(app) - cpu) / (time.monotonic() - clock)
                 per_request = used / (load.requests / load.seconds) * 1000
                 result.reference.append((label, load, per_request))

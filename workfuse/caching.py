@@ -30,6 +30,10 @@ class BoundedCache(Generic[K, V]):
             self._items[key] = value
         return value
 
+    def discard(self, key: K) -> None:
+        with self._lock:
+            self._items.pop(key, None)
+
     def clear(self) -> None:
         with self._lock:
             self._items.clear()

@@ -2,7 +2,8 @@
 
 One engine per database URL per process. SQLite gets foreign keys switched on (so
 cascades work as on PostgreSQL), WAL journaling and a busy timeout, so the app and
-the in-process workers can share the file.
+the in-process workers can share the file; inside one process its writers queue on a
+lock instead of SQLite's sleeping busy handler (:mod:`workfuse.sqlite_lock`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from workfuse.settings import get_settings
+from workfuse.sqlite_lock import SerializedWritesConnection
 
 SQLITE_BUSY_TIMEOUT = 30  #: seconds a SQLite writer waits for the lock
 ALEMBIC_DIR = Path(__file__).resolve().parent.parent / "alembic"
@@ -41,9 +43,10 @@ def _engine_for(url: str) -> sa.Engine:
         database = sa.engine.make_url(url).database
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = sa.create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT}
-        )
+        connect_args: dict[str, Any] = {"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT}
+        if database and database != ":memory:":
+            connect_args["factory"] = SerializedWritesConnection
+        engine = sa.create_engine(url, connect_args=connect_args)
         sa.event.listen(engine, "connect", _enable_sqlite_pragmas)
         return engine
     return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)

@@ -25,6 +25,7 @@ from workfuse.secrets import process_secret_store
 from workfuse.services.errors import Unauthorized
 from workfuse.services.secrets import create_secret
 from workfuse.services.webhooks import parse_body, sign, verify_signature
+from workfuse.services.workflows import WorkflowUpdate, set_active, update_workflow
 from workfuse.settings import get_settings
 
 SIGNING_KEY = "whsec-test-signing-key-4d1c"
@@ -149,6 +150,41 @@ def test_unknown_token_inactive_workflow_and_wrong_method_are_refused(
     # And the accepted methods do start runs
     accepted(client.put(path_of(active), json={}))
     assert len(stored(active)) == 1
+
+
+def test_a_known_webhook_follows_changes_to_its_workflow_at_once(
+    client: httpx.Client, session: Session, user: User
+) -> None:
+    # Given a webhook that accepts POST and has been called (so the app knows it)
+    workflow = hook(session, user, {"methods": ["POST"]})
+    accepted(client.post(path_of(workflow), json={}))
+    refused(client.put(path_of(workflow), json={}), 405, "METHOD_NOT_ALLOWED")
+
+    # When a new version that accepts PUT only is saved behind the app's back (as
+    # another app process would)
+    graph = json.loads(json.dumps(workflow.graph))
+    graph["nodes"][0]["data"]["config"]["methods"] = ["PUT"]
+    update_workflow(
+        session=session, user=user, workflow_id=workflow.id, data=WorkflowUpdate(graph=graph)
+    )
+    session.commit()
+
+    # Then it applies at once both ways, and the run is pinned to the new version
+    execution, _ = wait_for(accepted(client.put(path_of(workflow), json={})))
+    assert (execution.status, execution.workflow_version) == (ExecutionStatus.COMPLETED, 2)
+    refused(client.post(path_of(workflow), json={}), 405, "METHOD_NOT_ALLOWED")
+
+    # And once it is switched off, or deleted, calls are refused and store nothing
+    set_active(session=session, user=user, workflow_id=workflow.id, active=False)
+    session.commit()
+    refused(client.put(path_of(workflow), json={}), 404, "NOT_FOUND")
+    assert len(stored(workflow)) == 2
+    set_active(session=session, user=user, workflow_id=workflow.id, active=True)
+    session.commit()
+    accepted(client.put(path_of(workflow), json={}))
+    session.delete(workflow)
+    session.commit()
+    refused(client.put(path_of(workflow), json={}), 404, "NOT_FOUND")
 
 
 def test_get_is_accepted_when_configured(

@@ -68,7 +68,7 @@ def start_execution(
     """
     ensure_runnable(workflow)
     if idempotency_key is not None:
-        existing = _by_idempotency_key(session, workflow.id, idempotency_key)
+        existing = execution_by_idempotency_key(session, workflow.id, idempotency_key)
         if existing is not None:
             return existing
     execution = Execution(
@@ -85,7 +85,7 @@ def start_execution(
         session.commit()
     except IntegrityError:  # the same key, at the same moment
         session.rollback()
-        existing = _by_idempotency_key(session, workflow.id, idempotency_key or "")
+        existing = execution_by_idempotency_key(session, workflow.id, idempotency_key or "")
         if existing is None:
             raise
         return existing
@@ -103,7 +103,8 @@ def send(execution_id: str) -> bool:
     return True
 
 
-def _by_idempotency_key(session: Session, workflow_id: str, key: str) -> Execution | None:
+def execution_by_idempotency_key(session: Session, workflow_id: str, key: str) -> Execution | None:
+    """The workflow's execution started with idempotency key ``key``, if any."""
     return session.exec(
         select(Execution).where(
             Execution.workflow_id == workflow_id, Execution.idempotency_key == key

@@ -38,15 +38,18 @@ import re
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import cache
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl
 
 import anyio.to_thread
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from workfuse.caching import BoundedCache
 from workfuse.db import session_scope
-from workfuse.db_types import MAX_JSON_DEPTH, json_too_deep
+from workfuse.db_types import MAX_JSON_DEPTH, json_too_deep, new_id, utcnow
 from workfuse.engine.plan import load_plan
 from workfuse.engine.state import TERMINAL
 from workfuse.logs import REDACTOR
@@ -59,19 +62,22 @@ from workfuse.services.errors import (
     InvalidInput,
     MethodNotAllowed,
     NotFound,
+    ServiceError,
     Unauthorized,
     reject_unstorable_text,
 )
-from workfuse.services.executions import node_runs, start_execution
+from workfuse.services.executions import execution_by_idempotency_key, node_runs, send
 from workfuse.services.secrets import get_secret_value_for_run
+from workfuse.services.workflows import ensure_runnable
 
 log = logging.getLogger(__name__)
 
 SYNC_POLL_S = 0.02  #: seconds between two looks at a synchronous call's execution
 MAX_TOKEN_LENGTH = 64  #: characters; a longer token cannot exist
 MAX_IDEMPOTENCY_KEY = 200  #: characters (the column's size)
-MAX_CACHED_CONFIGS = 4096
+MAX_CACHED_TARGETS = 4096  #: webhook URLs whose workflow details are kept
 HIDDEN_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
+NO_ACTIVE_WORKFLOW = "no active workflow has this webhook URL"
 HIDDEN_HEADER_WORDS = ("token", "secret", "key", "signature", "auth", "password", "credential")
 
 _UNIX_SECONDS = re.compile(r"[0-9]{1,12}", re.ASCII)
@@ -115,90 +121,201 @@ def receive_webhook(
     stale) and :class:`BadRequest` (a body that is not what it claims to be). A
     refused call stores nothing. A repeated idempotency key returns the first
     execution and starts nothing.
+
+    The workflow's webhook details are cached per token; the INSERT itself checks that
+    the workflow is still active at that version, so a cached entry never starts a run
+    the database would refuse (a changed workflow is read again and the call
+    re-checked against it, as is a call refused on the strength of a cached entry).
     """
-    workflow = _active_workflow(session, token)
-    config = trigger_config(workflow)
     method = method.upper()
+    header_map = _joined(headers)
+    for cached in (True, False):
+        target, was_cached = _webhook_target(session, token, cached=cached)
+        config = target.config
+        try:
+            idempotency_key = _check_call(session, target, method, header_map, body)
+        except ServiceError:
+            if not was_cached:
+                raise
+            _targets.discard(token)  # refused by what the app knew: read the workflow again
+            continue
+        if idempotency_key is not None:
+            existing = execution_by_idempotency_key(session, target.workflow_id, idempotency_key)
+            if existing is not None:
+                wait = config.sync_timeout_seconds
+                return WebhookResult(existing.id, existing.status, wait_seconds=wait)
+        payload = {
+            "source": "webhook",
+            "method": method,
+            "data": parse_body(body, content_type),
+            "headers": public_headers(header_map, config),
+            "query": _checked(_multi_dict(query), "the query string"),
+        }
+        execution_id = _store_execution(session, target, payload, idempotency_key)
+        if execution_id is not None:
+            send(execution_id)
+            wait = config.sync_timeout_seconds
+            return WebhookResult(execution_id, ExecutionStatus.PENDING, wait_seconds=wait)
+        _targets.discard(token)  # the workflow changed since it was cached: read it again
+    raise NotFound(NO_ACTIVE_WORKFLOW)  # changed again meanwhile: treat as gone
+
+
+def _check_call(
+    session: Session,
+    target: WebhookTarget,
+    method: str,
+    headers: Mapping[str, str],
+    body: bytes,
+) -> str | None:
+    """Refuse a call the trigger does not accept (method, signature); its idempotency
+    key, if the trigger reads one."""
+    config = target.config
     if method not in config.methods:
         raise MethodNotAllowed(
             f"this webhook accepts {', '.join(config.methods)}, not {method}",
             list(config.methods),
         )
-    header_map = _joined(headers)
     if config.hmac is not None:
-        key = _signing_key(session, workflow, config.hmac)
-        verify_signature(config.hmac, key=key, headers=header_map, body=body, now=time.time())
-    idempotency_key = _idempotency_key(config, header_map)
-    payload = {
-        "source": "webhook",
-        "method": method,
-        "data": parse_body(body, content_type),
-        "headers": public_headers(header_map, config),
-        "query": _checked(_multi_dict(query), "the query string"),
-    }
-    execution = start_execution(
-        session=session, workflow=workflow, trigger=payload, idempotency_key=idempotency_key
-    )
-    return WebhookResult(
-        execution_id=execution.id,
-        status=execution.status,
-        wait_seconds=config.sync_timeout_seconds,
-    )
+        key = _signing_key(session, target, config.hmac)
+        verify_signature(config.hmac, key=key, headers=headers, body=body, now=time.time())
+    return _idempotency_key(config, headers)
 
 
-def _active_workflow(session: Session, token: str) -> Workflow:
+@dataclass(frozen=True)
+class WebhookTarget:
+    """What a call needs of the workflow behind a webhook URL, as of one saved version."""
+
+    token: str
+    workflow_id: str
+    user_id: str
+    version: int
+    config: TriggerNodeConfig
+
+
+_targets: BoundedCache[str, WebhookTarget] = BoundedCache(MAX_CACHED_TARGETS)
+
+
+def _webhook_target(session: Session, token: str, *, cached: bool) -> tuple[WebhookTarget, bool]:
+    """The workflow behind ``token`` (from the cache if ``cached`` and there) and whether
+    it came from the cache. :class:`NotFound` for an unknown token or inactive workflow."""
+    target = _targets.get(token) if cached else None
+    if target is not None:
+        return target, True
     workflow = None
     if token and len(token) <= MAX_TOKEN_LENGTH:
         workflow = session.exec(select(Workflow).where(Workflow.webhook_token == token)).first()
     if workflow is None or not workflow.is_active:
         # The same answer for both, so a token cannot be probed for existence.
-        raise NotFound("no active workflow has this webhook URL")
-    return workflow
-
-
-_configs: BoundedCache[tuple[str, int], TriggerNodeConfig] = BoundedCache(MAX_CACHED_CONFIGS)
+        raise NotFound(NO_ACTIVE_WORKFLOW)
+    ensure_runnable(workflow)
+    target = WebhookTarget(
+        token=token,
+        workflow_id=workflow.id,
+        user_id=workflow.user_id,
+        version=workflow.version,
+        config=trigger_config(workflow),
+    )
+    return _targets.put(token, target), False
 
 
 def trigger_config(workflow: Workflow) -> TriggerNodeConfig:
-    """The trigger node's config of this version of ``workflow`` (cached per version:
-    a saved version never changes)."""
-    key = (workflow.id, workflow.version)
-    config = _configs.get(key)
-    if config is not None:
-        return config
+    """The trigger node's config of this version of ``workflow``."""
     nodes = workflow.graph.get("nodes") or []
     trigger = next((node for node in nodes if node.get("type") == "trigger"), None)
     raw = ((trigger or {}).get("data") or {}).get("config") or {}
-    config = TriggerNodeConfig.model_validate(raw)
-    return _configs.put(key, config)
+    return TriggerNodeConfig.model_validate(raw)
+
+
+def _store_execution(
+    session: Session, target: WebhookTarget, payload: dict[str, Any], idempotency_key: str | None
+) -> str | None:
+    """Insert a PENDING execution if the workflow is still active at ``target.version``
+    and commit; its id, or None when the workflow changed (nothing stored). A key
+    taken by a concurrent call returns that call's execution id."""
+    execution_id = new_id()
+    inserted = session.connection().execute(
+        _insert_if_unchanged(),
+        {
+            "id": execution_id,
+            "status": ExecutionStatus.PENDING,
+            "trigger_data": payload,
+            "node_results": {},
+            "started_at": utcnow(),
+            "workflow_version": target.version,
+            "idempotency_key": idempotency_key,
+            "workflow_id": target.workflow_id,
+            "user_id": target.user_id,
+            "current_token": target.token,
+        },
+    )
+    stored = inserted.first() is not None
+    try:
+        session.commit()
+    except IntegrityError:  # the same idempotency key, at the same moment
+        session.rollback()
+        existing = execution_by_idempotency_key(session, target.workflow_id, idempotency_key or "")
+        if existing is None:
+            raise
+        return existing.id
+    return execution_id if stored else None
+
+
+@cache
+def _insert_if_unchanged() -> sa.Insert:
+    """``INSERT INTO executions ... SELECT <values> FROM workflows WHERE <unchanged>
+    RETURNING id`` (a row back means it was stored)."""
+    executions: sa.Table = Execution.__table__  # type: ignore[attr-defined]
+    workflows: sa.Table = Workflow.__table__  # type: ignore[attr-defined]
+    names = [
+        "id",
+        "status",
+        "trigger_data",
+        "node_results",
+        "started_at",
+        "workflow_version",
+        "idempotency_key",
+        "workflow_id",
+        "user_id",
+    ]
+    values = sa.select(
+        *(sa.bindparam(name, type_=executions.c[name].type).label(name) for name in names)
+    ).where(
+        workflows.c.id == sa.bindparam("workflow_id"),
+        workflows.c.webhook_token == sa.bindparam("current_token"),
+        workflows.c.version == sa.bindparam("workflow_version"),
+        workflows.c.is_active.is_(True),
+    )
+    return sa.insert(executions).from_select(names, values).returning(executions.c.id)
 
 
 # --- signature ----------------------------------------------------------------------
 
 
-def _signing_key(session: Session, workflow: Workflow, config: WebhookHmac) -> str:
+def _signing_key(session: Session, target: WebhookTarget, config: WebhookHmac) -> str:
     """The value of the credential ``config.secretArn``, if the workflow's owner has it."""
     reference = session.exec(
         select(SecretReference).where(
-            SecretReference.user_id == workflow.user_id, SecretReference.arn == config.secret_arn
+            SecretReference.user_id == target.user_id, SecretReference.arn == config.secret_arn
         )
     ).first()
     missing = Unauthorized(
         "the signature cannot be checked: the workflow's signing credential is missing"
     )
     if reference is None:
-        log.warning("workflow %s: its webhook signing credential does not exist", workflow.id)
+        log.warning(
+            "workflow %s: its webhook signing credential does not exist", target.workflow_id
+        )
         raise missing
     try:
         return get_secret_value_for_run(
             session=session,
             store=process_secret_store(),
-            user_id=workflow.user_id,
+            user_id=target.user_id,
             secret_id=reference.id,
             redactor=REDACTOR,
         )
     except NotFound:
-        log.warning("workflow %s: its webhook signing credential has no value", workflow.id)
+        log.warning("workflow %s: its webhook signing credential has no value", target.workflow_id)
         raise missing from None
 
 
