@@ -34,7 +34,10 @@ test: install chromium services
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy workfuse
-	$(VENV)/bin/pytest
+	@echo '== security corpora (sandbox escapes, refused egress addresses)'
+	$(VENV)/bin/pytest -m corpus
+	@echo '== test suite (without the corpora, run above)'
+	$(VENV)/bin/pytest -m 'not corpus'
 	WORKFUSE_TEST_UI_SETUP=scaled $(VENV)/bin/pytest tests/ui -m browser
 
 lint: install
