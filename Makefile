@@ -49,15 +49,9 @@ services:
 chromium:
 	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
 
-bench: install
-	$(VENV)/bin/python bench/bench_validate.py
-	$(VENV)/bin/python bench/bench_templating.py
-	$(VENV)/bin/python bench/bench_transform.py
-	$(VENV)/bin/python bench/bench_http.py
-	$(VENV)/bin/python bench/bench_webhooks.py
-	$(VENV)/bin/python -m bench.magic_input_eval
-	$(VENV)/bin/python bench/bench_editor.py
-	$(VENV)/bin/python bench/bench_executions.py
+# Every benchmark in turn, then one line per headline figure (bench/README.md, "Report").
+bench: install chromium services
+	$(VENV)/bin/python bench/run_all.py
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .web .states tests/artifacts
