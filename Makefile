@@ -34,7 +34,10 @@ test: install chromium services
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy workfuse
-	$(VENV)/bin/pytest
+	@echo '== security corpora (sandbox escapes, refused egress addresses)'
+	$(VENV)/bin/pytest -m corpus
+	@echo '== test suite (without the corpora, run above)'
+	$(VENV)/bin/pytest -m 'not corpus'
 	WORKFUSE_TEST_UI_SETUP=scaled $(VENV)/bin/pytest tests/ui -m browser
 
 lint: install
@@ -46,15 +49,9 @@ services:
 chromium:
 	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
 
-bench: install
-	$(VENV)/bin/python bench/bench_validate.py
-	$(VENV)/bin/python bench/bench_templating.py
-	$(VENV)/bin/python bench/bench_transform.py
-	$(VENV)/bin/python bench/bench_http.py
-	$(VENV)/bin/python bench/bench_webhooks.py
-	$(VENV)/bin/python -m bench.magic_input_eval
-	$(VENV)/bin/python bench/bench_editor.py
-	$(VENV)/bin/python bench/bench_executions.py
+# Every benchmark in turn, then one line per headline figure (bench/README.md, "Report").
+bench: install chromium services
+	$(VENV)/bin/python bench/run_all.py
 
 # Five minutes of steady webhook traffic on PostgreSQL + Redis + one worker process
 # (memory, lag, losses); the test suite runs a 10-second version.

@@ -72,6 +72,8 @@ from bench_webhooks import (  # noqa: E402  (after the path is set)
     stop_process,
 )
 
+from bench.report import record  # noqa: E402
+
 NODE_COUNT = 200
 EDGE_COUNT = 250
 BASELINE_NODES = 21  #: a small workflow on the same page, to separate the page's own cost
@@ -391,7 +393,8 @@ def bench_event(name: str, graph: dict[str, Any], runs: int) -> None:
     shown_edges = drafts.canvas_edges(draft, result, {}, "")
     delta = {"canvas_nodes": shown_nodes, "canvas_edges": shown_edges, "problems": []}
     print(f"-- one editor event on the {len(graph['nodes'])}-node draft (in-process)")
-    measure("event: nodes_moved handler work (total)", nodes_moved, runs)
+    event = measure("event: nodes_moved handler work (total)", nodes_moved, runs)
+    record("editor.event: nodes_moved handler work", event, "ms")
     measure("  validate (check_graph_data)", lambda: drafts.validate(name, draft), runs)
     measure(
         "  canvas_nodes + canvas_edges",
@@ -466,7 +469,8 @@ def bench_load(url: str, runs: int) -> None:
             json_dumps(delta)
 
         print("-- the editor's load handler (in-process, SQLite)")
-        measure("load: read + validate + canvas lists + delta JSON", load, runs)
+        median = measure("load: read + validate + canvas lists + delta JSON", load, runs)
+        record("editor.load: read + validate + canvas lists + delta JSON", median, "ms")
 
 
 def bench_service_save(label: str, url: str, runs: int) -> float:
@@ -491,7 +495,9 @@ def bench_service_save(label: str, url: str, runs: int) -> float:
                     data=WorkflowUpdate(name="Editor bench", graph=json.loads(text)),
                 )
 
-        return measure(f"save via update_workflow ({label})", save, runs, SAVE_TARGET_MS)
+        median = measure(f"save via update_workflow ({label})", save, runs, SAVE_TARGET_MS)
+        record(f"editor.save via update_workflow ({label})", median, "ms", ("<", SAVE_TARGET_MS))
+        return median
 
 
 # --- the served app -------------------------------------------------------------------
@@ -582,7 +588,9 @@ def bench_patch(app: App, cookie: str, workflow_id: str, graph: dict[str, Any], 
 
         before = len(_LOG_LINE.findall(app.log.read_text(errors="replace")))
         print(f"-- saving through the API ({len(body) / 1024:.0f} KB request body)")
-        measure("save via PATCH /api/workflows/{id} (round trip)", patch, runs, SAVE_TARGET_MS)
+        label = "save via PATCH /api/workflows/{id} (round trip)"
+        round_trip = measure(label, patch, runs, SAVE_TARGET_MS)
+        record(f"editor.{label}", round_trip, "ms", ("<", SAVE_TARGET_MS))
         time.sleep(0.5)  # the log line is written after the answer
         served = [float(x) for x in _LOG_LINE.findall(app.log.read_text(errors="replace"))]
         served = served[before + 1 :]  # without the warm-up
@@ -594,6 +602,7 @@ def bench_patch(app: App, cookie: str, workflow_id: str, graph: dict[str, Any], 
                 served,
                 f"   target < {SAVE_TARGET_MS:.0f} ms -> {verdict}",
             )
+            record("editor.save via PATCH (server time)", median, "ms", ("<", SAVE_TARGET_MS))
 
 
 @dataclass
@@ -698,12 +707,15 @@ def report_visits(mode: str, visits: list[Visit]) -> None:
         return float(statistics.median(getattr(v, name) for v in visits))
 
     interactive = [v.interactive for v in visits]
-    verdict = "OK" if statistics.median(interactive) < INTERACTIVE_TARGET_MS else "OVER TARGET"
+    median = statistics.median(interactive)
+    verdict = "OK" if median < INTERACTIVE_TARGET_MS else "OVER TARGET"
     _line(
         f"navigation -> interactive editor ({mode})",
         interactive,
         f"   target < {INTERACTIVE_TARGET_MS:.0f} ms -> {verdict}",
     )
+    figure = f"editor.navigation -> interactive editor ({mode})"
+    record(figure, median, "ms", ("<", INTERACTIVE_TARGET_MS))
     _line(f"  navigation -> first canvas node visible ({mode})", [v.first_node for v in visits])
     _line(f"  click -> panel shows the node ({mode})", [v.interactive - v.click for v in visits])
     print(

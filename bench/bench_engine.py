@@ -28,6 +28,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.report import record
+
 CHAIN_LENGTH = 40
 OVERHEAD_TARGET_MS = 0.3
 THROUGHPUT_TARGET = 400.0  #: completed executions per second
@@ -206,6 +208,14 @@ def main() -> None:
             f" (min {min(outside):.3f}, max {max(outside):.3f}; {args.runs} runs)"
             f"  target <= {OVERHEAD_TARGET_MS} ms -> {verdict}"
         )
+        chain = f"engine.chain of {CHAIN_LENGTH} {language}"
+        record(f"{chain}: per node", statistics.median(per_node), "ms")
+        record(
+            f"{chain}: outside executors",
+            statistics.median(outside),
+            "ms",
+            ("<=", OVERHEAD_TARGET_MS),
+        )
     object.__setattr__(spec, "execute", original)
 
     # --- 2. throughput -----------------------------------------------------------
@@ -239,6 +249,12 @@ def main() -> None:
         f" median {statistics.median(rates):7.1f} completed/s"
         f" (min {min(rates):.1f}, max {max(rates):.1f};"
         f" {len(rates)} runs)  target >= {THROUGHPUT_TARGET:.0f}/s -> {verdict}"
+    )
+    record(
+        "engine.small workflow: completed executions",
+        statistics.median(rates),
+        "per s",
+        (">=", THROUGHPUT_TARGET),
     )
 
 

@@ -34,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
+from bench.report import record
 from workfuse.api.routes.executions import (
     ExecutionLogPublic,
     ExecutionSummary,
@@ -187,7 +188,7 @@ def _detail(url: str, user_id: str, execution_id: str) -> int:
         return len(runs) + len(logs)
 
 
-def timed(label: str, runs: int, call: Callable[[], int]) -> None:
+def timed(database: str, label: str, runs: int, call: Callable[[], int]) -> None:
     call()  # warm the caches and the connection pool
     samples = []
     for _ in range(runs):
@@ -200,6 +201,7 @@ def timed(label: str, runs: int, call: Callable[[], int]) -> None:
         f"{label:<44} median {median:7.1f} ms  min {min(samples):6.1f}  "
         f"max {max(samples):6.1f}  ({runs} runs)  target < {TARGET_MS:.0f} ms -> {verdict}"
     )
+    record(f"executions.{database} {label}", median, "ms", ("<", TARGET_MS))
 
 
 def measure(name: str, url: str, count: int, runs: int) -> None:
@@ -210,21 +212,32 @@ def measure(name: str, url: str, count: int, runs: int) -> None:
         f"{time.perf_counter() - started:.1f} s"
     )
     user = ids["user_id"]
-    timed("list: first page", runs, lambda: _page(url, user))
-    timed("list: status = FAILED", runs, lambda: _page(url, user, status=ExecutionStatus.FAILED))
-    timed("list: one workflow", runs, lambda: _page(url, user, workflow_id=ids["workflow_id"]))
+    timed(name, "list: first page", runs, lambda: _page(url, user))
+    timed(
+        name, "list: status = FAILED", runs, lambda: _page(url, user, status=ExecutionStatus.FAILED)
+    )
+    timed(
+        name, "list: one workflow", runs, lambda: _page(url, user, workflow_id=ids["workflow_id"])
+    )
     day = ids["day"]
     timed(
+        name,
         "list: one day (started after/before)",
         runs,
         lambda: _page(url, user, started_after=day, started_before=day + timedelta(days=1)),
     )
     timed(
+        name,
         "list: deep page (cursor at row 60,000)",
         runs,
         lambda: _page(url, user, cursor=ids["deep_cursor"]),
     )
-    timed("detail: 10 node runs, 40 log lines", runs, lambda: _detail(url, user, ids["detail_id"]))
+    timed(
+        name,
+        "detail: 10 node runs, 40 log lines",
+        runs,
+        lambda: _detail(url, user, ids["detail_id"]),
+    )
 
 
 def main() -> None:

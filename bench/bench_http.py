@@ -41,6 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import httpx
 
+from bench.report import record
 from workfuse import net
 from workfuse.nodes.execution import NodeContext
 from workfuse.nodes.http import HTTPNodeConfig, HTTPNodeOutput, execute
@@ -223,6 +224,9 @@ def main(argv: list[str] | None = None) -> int:
         f"target: node overhead <= {TARGET_OVERHEAD_MS:g} ms/request "
         f"({overhead_ms:.3f}) -> {verdict}"
     )
+    record("http.raw: httpx.AsyncClient reused, GET + .json()", raw_ms, "ms")
+    record('http.node: run_node("http", templated config)', node_ms, "ms")
+    record("http.overhead: node - raw", overhead_ms, "ms", ("<=", TARGET_OVERHEAD_MS))
     return 0
 
 

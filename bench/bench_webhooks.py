@@ -57,6 +57,8 @@ BIN = Path(sys.executable).parent
 
 from bench_engine import SMALL  # noqa: E402  (after the path is set)
 
+from bench.report import record  # noqa: E402
+
 CONCURRENCY = 20
 REFERENCE_S = 5.0  #: seconds of load per reference path
 #: Cheaper paths through the same app (the same POST), each a layer less than a
@@ -667,6 +669,13 @@ def report(scenario: Scenario) -> None:
         f" ({app_cpu / rate * 1000:.1f} ms per accepted webhook), worker {worker_cpu:.2f}"
         f" cores, machine {machine:.0%} busy (all processes)"
     )
+    figure = f"webhooks.{scenario.name}"
+    record(f"{figure}.accepted", rate, "req/s", (">=", ACCEPT_TARGET))
+    record(f"{figure}.latency p50", p50, "ms")
+    record(f"{figure}.latency p99", p99, "ms", ("<", P99_TARGET_MS))
+    record(f"{figure}.completed during the load", completed, "per s")
+    record(f"{figure}.backlog drained in", drain_s, "s")
+    record(f"{figure}.app CPU per accepted webhook", app_cpu / rate * 1000, "ms")
     print(f"  app RSS: start {scenario.app_start}, end {scenario.app_end}")
     if scenario.worker_start is not None:
         print(f"  worker RSS: start {scenario.worker_start}, end {scenario.worker_end}")

@@ -246,6 +246,7 @@ CORPUS = [
 ]
 
 
+@pytest.mark.corpus
 @pytest.mark.parametrize(("url", "why"), CORPUS)
 def test_check_url_refuses_the_corpus_without_touching_the_network(
     url: str, why: str, connect_spy: ConnectSpy
@@ -259,6 +260,7 @@ def test_check_url_refuses_the_corpus_without_touching_the_network(
     assert connect_spy.attempts == []
 
 
+@pytest.mark.corpus
 @BOTH
 @pytest.mark.parametrize(("url", "why"), CORPUS)
 def test_clients_refuse_the_corpus_before_any_socket_connects(
@@ -287,6 +289,7 @@ CONNECT_TIME_CORPUS = [
 ]
 
 
+@pytest.mark.corpus
 @BOTH
 @pytest.mark.parametrize(("url", "why"), CONNECT_TIME_CORPUS)
 def test_the_connect_time_guard_alone_refuses_the_corpus(
@@ -302,6 +305,7 @@ def test_the_connect_time_guard_alone_refuses_the_corpus(
     assert connect_spy.attempts == []
 
 
+@pytest.mark.corpus
 @BOTH
 @pytest.mark.parametrize(
     "template",
@@ -434,6 +438,7 @@ def test_allowlisted_local_server_answers_get_and_post(
     assert {host for host, _ in connect_spy.attempts} == {"127.0.0.1"}
 
 
+@pytest.mark.corpus
 @BOTH
 @pytest.mark.parametrize(
     "target",

@@ -538,6 +538,7 @@ def test_validate_reports_unknown_filters_and_accepts_plain_text() -> None:
 # --- sandbox ---------------------------------------------------------------------------
 
 
+@pytest.mark.corpus
 @pytest.mark.parametrize(
     "source",
     [
@@ -644,6 +645,7 @@ def test_output_size_limit(ctx: dict[str, Any]) -> None:
     assert len(render("{% for i in range(1000) %}{{ 'y' * 999 }}{% endfor %}", ctx)) == 999_000
 
 
+@pytest.mark.corpus
 @pytest.mark.parametrize(
     "source",
     [
@@ -692,6 +694,7 @@ def test_amplification_fails_before_allocating(source: str, ctx: dict[str, Any])
     _fails(source, ctx, "limit")
 
 
+@pytest.mark.corpus
 @pytest.mark.parametrize(
     "source",
     [

@@ -34,6 +34,7 @@ from bench.magic_input_eval.runner import (
     summarise,
     summary_lines,
 )
+from bench.report import record
 from workfuse.ai.providers import PROVIDERS, ProviderNotConfigured, build_model
 from workfuse.settings import get_settings
 
@@ -165,6 +166,12 @@ def main(argv: list[str] | None = None) -> int:
     for line in summary_lines(results):
         print(line)
     summary = summarise(results)
+    record("magic_input_eval.valid", summary.share_valid * 100, "%")
+    record("magic_input_eval.key fields match", summary.share_matched * 100, "%")
+    if summary.median_attempts is not None:
+        record("magic_input_eval.median attempts", summary.median_attempts, "answers")
+    record("magic_input_eval.total tokens", summary.total_tokens, "tokens")
+    record("magic_input_eval.median latency per case", summary.median_seconds, "s")
     below = [
         f"{name} share {share:.1%} is below {minimum:.1%}"
         for name, share, minimum in (

@@ -183,6 +183,7 @@ def test_context_values_json_lacks_are_converted(sandbox: JavaScriptSandbox) -> 
 # -- read-only context ---------------------------------------------------------------
 
 
+@pytest.mark.corpus
 @pytest.mark.parametrize(
     "code",
     [
@@ -366,6 +367,7 @@ def test_check_syntax_reports_without_running() -> None:
 # -- no host access ------------------------------------------------------------------
 
 
+@pytest.mark.corpus
 @pytest.mark.parametrize(
     "name",
     [
@@ -458,6 +460,7 @@ def test_a_memory_bomb_hits_the_memory_limit_and_the_isolate_recovers(
     assert sandbox.isolates_created == created + 1
 
 
+@pytest.mark.corpus
 @pytest.mark.parametrize(
     "code",
     [
@@ -486,6 +489,7 @@ def test_the_default_time_limit_is_bounded(sandbox: JavaScriptSandbox) -> None:
 # -- isolation between calls ---------------------------------------------------------
 
 
+@pytest.mark.corpus
 @pytest.mark.parametrize(
     ("attempt", "check", "clean"),
     [

@@ -156,6 +156,7 @@ def test_a_function_result_is_refused() -> None:
     assert "function" in error.message
 
 
+@pytest.mark.corpus
 @pytest.mark.parametrize(
     "expr",
     [
