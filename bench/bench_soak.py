@@ -36,9 +36,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_webhooks import (  # (after the path is set)
+from bench_webhooks import (  # (both after the path is set)
     POSTGRES_ADMIN_URL,
     Load,
     Memory,
@@ -48,8 +49,11 @@ from bench_webhooks import (  # (after the path is set)
     run_load,
 )
 
+from bench.report import record
+
 WARM_UP_S = 3.0
 MILESTONE = 10_000  #: executions completed at which memory is reported
+MEMORY_AIM_MB = 200.0  #: app + worker RSS at the end (the engine issue's aim)
 
 
 @dataclass
@@ -199,6 +203,28 @@ def main() -> None:
     if samples:
         trend = [sample.completed / sample.second for sample in samples if sample.second > 0]
         print(f"  completed/s   median {statistics.median(trend):.1f} over {len(samples)} samples")
+    figure = f"soak.{args.scenario}"
+    record(f"{figure}.accepted", load.rate, "req/s")
+    record(f"{figure}.latency p99", load.p99, "ms")
+    record(f"{figure}.non-202 or errors", load.bad + load.errors, "calls", ("<=", 0))
+    record(f"{figure}.lost", lost, "executions", ("<=", 0))
+    record(f"{figure}.not completed", not_completed, "executions", ("<=", 0))
+    record(f"{figure}.lag p99", percentile(completed, 0.99) * 1000, "ms")
+    ends = [end for _, _, end, _ in processes if end is not None]
+    record(
+        f"{figure}.app + worker RSS at the end",
+        sum(m.serving for m in ends),
+        "MB",
+        ("<", MEMORY_AIM_MB),
+    )
+    for name, start, end, _ in processes:
+        if start is not None and end is not None:
+            record(
+                f"{figure}.{name} RSS growth",
+                end.serving - start.serving,
+                "MB",
+                ("<=", args.memory_bound_mb),
+            )
     failed = load.bad or load.errors or lost or not_completed or growth_problems
     print("RESULT", "FAILED" if failed else "OK")
     sys.exit(1 if failed else 0)

@@ -52,6 +52,8 @@ BENCHMARKS = (
     Benchmark("magic_input_eval", ("-m", "bench.magic_input_eval")),
     Benchmark("editor", ("bench/bench_editor.py",), ("--skip-browser",)),
     Benchmark("executions", ("bench/bench_executions.py",), ("--runs", "5", "--no-postgres")),
+    # One minute of the soak (``make soak`` runs five).
+    Benchmark("soak", ("bench/bench_soak.py", "--duration", "60"), ("--duration", "15")),
 )
 
 

@@ -9,9 +9,8 @@ from __future__ import annotations
 import heapq
 from collections import Counter
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import networkx as nx
 from pydantic import BaseModel, ValidationError
 
 from workfuse.db_types import MAX_JSON_DEPTH, json_too_deep
@@ -28,6 +27,9 @@ from workfuse.graph import (
     parse_graph,
 )
 from workfuse.nodes.base import NodeSpec
+
+if TYPE_CHECKING:
+    import networkx as nx
 from workfuse.nodes.condition import ConditionNodeConfig
 from workfuse.nodes.registry import REGISTRY, NodeRegistry
 from workfuse.templating import TemplateProblem, validate_template
@@ -103,12 +105,16 @@ def execution_order(graph: WorkflowGraph) -> list[str]:
     ids, successors = _adjacency(graph)
     order = _topological_order(successors)
     if len(order) < len(successors):
+        import networkx as nx  # only here and for cycle reports: it costs about 20 MB
+
         raise nx.NetworkXUnfeasible("Graph contains a cycle or graph changed during iteration")
     return [node_id for node_id in map(ids.__getitem__, order) if node_id is not None]
 
 
 def build_digraph(graph: WorkflowGraph) -> nx.DiGraph[str]:
     """The graph as networkx sees it: nodes by id, edges whose endpoints both exist."""
+    import networkx as nx
+
     digraph: nx.DiGraph[str] = nx.DiGraph()
     digraph.add_nodes_from(node.id for node in graph.nodes)
     digraph.add_edges_from(
@@ -409,6 +415,8 @@ class _Validator:
                     )
 
     def _report_cycles(self) -> None:
+        import networkx as nx
+
         digraph = build_digraph(self.graph)
         digraph.remove_edges_from(list(nx.selfloop_edges(digraph)))
         for component in nx.strongly_connected_components(digraph):

@@ -2,11 +2,13 @@
 
 The database keeps only references (an AWS ARN or ``local:<id>``). Settings choose the
 store: ``WORKFUSE_SECRET_STORE=local`` (default, AES-GCM in the database) or ``aws``.
+The AWS store (and botocore, about 20 MB) is imported only when it is used.
 """
 
 from __future__ import annotations
 
-from workfuse.secrets.aws import AwsSecretStore
+from typing import TYPE_CHECKING, Any
+
 from workfuse.secrets.base import (
     MAX_SECRET_VALUE_BYTES,
     SecretDecryptionError,
@@ -23,6 +25,9 @@ from workfuse.secrets.redaction import (
     install_log_redaction,
 )
 from workfuse.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from workfuse.secrets.aws import AwsSecretStore
 
 __all__ = [
     "MAX_SECRET_VALUE_BYTES",
@@ -53,6 +58,8 @@ def get_secret_store(
     """
     settings = settings or get_settings()
     if settings.secret_store == "aws":
+        from workfuse.secrets.aws import AwsSecretStore
+
         return AwsSecretStore.from_settings(settings)
     return LocalSecretStore.from_settings(settings, session_factory=session_factory)
 
@@ -69,3 +76,11 @@ def process_secret_store() -> SecretStore:
     if current is None or current[0] is not settings:
         current = _process_store = (settings, get_secret_store(settings))
     return current[1]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "AwsSecretStore":
+        from workfuse.secrets.aws import AwsSecretStore
+
+        return AwsSecretStore
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
