@@ -9,7 +9,11 @@ reconciler re-sends what was not finished.
 
 Dramatiq's time limit is off (an execution waits for retries with delayed messages,
 and each node has its own timeout); its retries cover only crashes of the engine
-itself (a database outage, say), with backoff.
+itself (a database outage, say), with backoff. Such a retry carries the lease of the
+run that crashed (the message option :data:`LEASE_OPTION`), so it takes that run's
+claim on the execution back at once instead of waiting
+:data:`~workfuse.engine.state.STALE_AFTER_S` (45 s) as if another worker might still
+be running it.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from typing import Any
 import dramatiq
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.stub import StubBroker
-from dramatiq.middleware import TimeLimit, default_middleware
+from dramatiq.middleware import CurrentMessage, TimeLimit, default_middleware
 
 from workfuse.engine.events import get_event_bus
 from workfuse.settings import get_settings
@@ -36,6 +40,7 @@ ENGINE_MAX_RETRIES = 20  #: redeliveries after the engine itself crashed
 ENGINE_MIN_BACKOFF_MS = 1_000  #: ms
 ENGINE_MAX_BACKOFF_MS = 300_000  #: ms
 DEFAULT_EMBEDDED_THREADS = 4
+LEASE_OPTION = "workfuse_lease"  #: message option: the lease of the run that raised
 MAINTENANCE_CHANCE = 50  #: one broker command in N runs Dramatiq's requeue of dead workers
 
 
@@ -60,18 +65,32 @@ def _thread_loop() -> asyncio.AbstractEventLoop:
 
 
 def run_execution(execution_id: str) -> None:
-    """The actor's body: take the execution as far as it goes."""
+    """The actor's body: take the execution as far as it goes. When the run raises,
+    the lease it holds goes into the message's options before Dramatiq's retry
+    re-sends the message, so the retry may take the claim back at once."""
     from workfuse.engine.runner import ExecutionRunner
     from workfuse.secrets import process_secret_store
 
+    message = CurrentMessage.get_current_message()
+    options = message.options if message is not None else {}
     runner = ExecutionRunner(
-        execution_id, bus=get_event_bus(), store=process_secret_store(), schedule=enqueue
+        execution_id,
+        bus=get_event_bus(),
+        store=process_secret_store(),
+        schedule=enqueue,
+        lease=options.get(LEASE_OPTION),
     )
-    _thread_loop().run_until_complete(runner.run())
+    try:
+        _thread_loop().run_until_complete(runner.run())
+    except BaseException:
+        if message is not None and runner.lease is not None:
+            options[LEASE_OPTION] = runner.lease
+        raise
 
 
 def _middleware() -> list[Any]:
-    return [middleware() for middleware in default_middleware if middleware is not TimeLimit]
+    kept = [middleware() for middleware in default_middleware if middleware is not TimeLimit]
+    return [*kept, CurrentMessage()]
 
 
 def get_engine() -> Engine:
