@@ -220,6 +220,9 @@ class Execution(SQLModel, table=True):
     heartbeat_at: datetime | None = Field(
         default=None, sa_type=UTCDateTime, description="last sign of life of its worker"
     )
+    lease: str | None = Field(
+        default=None, max_length=32, description="token of the runner's claim, new per claim"
+    )
     workflow_id: str = _owner_fk("workflows")
     user_id: str = _owner_fk("users")
 

@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from glob import glob
 from pathlib import Path
 
@@ -297,6 +297,18 @@ def wait_all_finished(
             with contextlib.suppress(sa.exc.OperationalError):
                 reconcile()
         time.sleep(0.2)
+
+
+def finished_at(execution_ids: Iterable[str]) -> dict[str, datetime]:
+    """When each execution that is terminal reached its end (``completed_at``)."""
+    ids = list(execution_ids)
+    with session_scope() as session:
+        rows = session.exec(
+            select(Execution.id, Execution.completed_at).where(
+                col(Execution.id).in_(ids), col(Execution.completed_at).is_not(None)
+            )
+        ).all()
+    return {execution_id: end for execution_id, end in rows if end is not None}
 
 
 def success_lines(execution_ids: Iterable[str]) -> collections.Counter[tuple[str, str]]:

@@ -9,7 +9,15 @@ reconciler re-sends what was not finished.
 
 Dramatiq's time limit is off (an execution waits for retries with delayed messages,
 and each node has its own timeout); its retries cover only crashes of the engine
-itself (a database outage, say), with backoff.
+itself (a database outage, say), with backoff. Such a retry carries the lease of the
+run that crashed (the message option :data:`LEASE_OPTION`), so it takes that run's
+claim on the execution back at once instead of waiting
+:data:`~workfuse.engine.state.STALE_AFTER_S` (45 s) as if another worker might still
+be running it.
+
+Every broker command gives up after :data:`BROKER_SOCKET_TIMEOUT_S`: a Redis that
+hangs (accepts connections, never answers) makes :func:`enqueue` raise instead of
+blocking its caller (a webhook call, say) for as long as the hang lasts.
 """
 
 from __future__ import annotations
@@ -21,9 +29,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import dramatiq
+import redis
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.stub import StubBroker
-from dramatiq.middleware import TimeLimit, default_middleware
+from dramatiq.middleware import CurrentMessage, TimeLimit, default_middleware
 
 from workfuse.engine.events import get_event_bus
 from workfuse.settings import get_settings
@@ -36,6 +45,8 @@ ENGINE_MAX_RETRIES = 20  #: redeliveries after the engine itself crashed
 ENGINE_MIN_BACKOFF_MS = 1_000  #: ms
 ENGINE_MAX_BACKOFF_MS = 300_000  #: ms
 DEFAULT_EMBEDDED_THREADS = 4
+LEASE_OPTION = "workfuse_lease"  #: message option: the lease of the run that raised
+BROKER_SOCKET_TIMEOUT_S = 2.0  #: seconds a broker command or connection may wait for Redis
 MAINTENANCE_CHANCE = 50  #: one broker command in N runs Dramatiq's requeue of dead workers
 
 
@@ -60,18 +71,32 @@ def _thread_loop() -> asyncio.AbstractEventLoop:
 
 
 def run_execution(execution_id: str) -> None:
-    """The actor's body: take the execution as far as it goes."""
+    """The actor's body: take the execution as far as it goes. When the run raises,
+    the lease it holds goes into the message's options before Dramatiq's retry
+    re-sends the message, so the retry may take the claim back at once."""
     from workfuse.engine.runner import ExecutionRunner
     from workfuse.secrets import process_secret_store
 
+    message = CurrentMessage.get_current_message()
+    options = message.options if message is not None else {}
     runner = ExecutionRunner(
-        execution_id, bus=get_event_bus(), store=process_secret_store(), schedule=enqueue
+        execution_id,
+        bus=get_event_bus(),
+        store=process_secret_store(),
+        schedule=enqueue,
+        lease=options.get(LEASE_OPTION),
     )
-    _thread_loop().run_until_complete(runner.run())
+    try:
+        _thread_loop().run_until_complete(runner.run())
+    except BaseException:
+        if message is not None and runner.lease is not None:
+            options[LEASE_OPTION] = runner.lease
+        raise
 
 
 def _middleware() -> list[Any]:
-    return [middleware() for middleware in default_middleware if middleware is not TimeLimit]
+    kept = [middleware() for middleware in default_middleware if middleware is not TimeLimit]
+    return [*kept, CurrentMessage()]
 
 
 def get_engine() -> Engine:
@@ -83,7 +108,11 @@ def get_engine() -> Engine:
             redis_url = settings.redis_url
             broker: dramatiq.Broker = (
                 RedisBroker(  # type: ignore[no-untyped-call]
-                    url=redis_url,
+                    client=redis.Redis.from_url(
+                        redis_url,
+                        socket_timeout=BROKER_SOCKET_TIMEOUT_S,
+                        socket_connect_timeout=BROKER_SOCKET_TIMEOUT_S,
+                    ),
                     namespace=settings.broker_namespace,
                     middleware=_middleware(),
                     # A dead worker's messages come back at a maintenance pass after its
@@ -109,8 +138,9 @@ def get_engine() -> Engine:
 
 
 def enqueue(execution_id: str, delay_ms: int | None = None) -> None:
-    """Send the execution's message (``delay_ms`` later). Raises if the broker is down;
-    the execution stays stored and the reconciler sends it again."""
+    """Send the execution's message (``delay_ms`` later). Raises if the broker is down
+    or does not answer within :data:`BROKER_SOCKET_TIMEOUT_S`; the execution stays
+    stored and the reconciler sends it again."""
     get_engine().actor.send_with_options(args=(execution_id,), delay=delay_ms or None)
 
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -123,12 +123,25 @@ class _Outcome:
 
 
 class ExecutionRunner:
-    """Runs one execution (one message). Not shared between threads."""
+    """Runs one execution (one message). Not shared between threads.
+
+    ``lease``: the lease (claim token) that an earlier delivery of the same message
+    held when it ended by raising, if any; this runner may take that claim back at
+    once (:func:`~workfuse.engine.state.claim`). Afterwards :attr:`lease` is the one
+    to carry if this run raises: its own once its claim is committed, else the same.
+    """
 
     def __init__(
-        self, execution_id: str, *, bus: EventBus, store: SecretStore, schedule: Scheduler
+        self,
+        execution_id: str,
+        *,
+        bus: EventBus,
+        store: SecretStore,
+        schedule: Scheduler,
+        lease: str | None = None,
     ) -> None:
         self.execution_id = execution_id
+        self.lease = lease
         self.bus = bus
         self.store = store
         self.schedule = schedule
@@ -197,7 +210,7 @@ class ExecutionRunner:
                 if len(live) == 1:  # the common case: no task to schedule
                     outcomes = [await self._attempt(live[0])]
                 else:
-                    outcomes = await asyncio.gather(*(self._attempt(node) for node in live))
+                    outcomes = await _all(self._attempt(node) for node in live)
             except _LostClaim:
                 # Another runner holds this execution: let it finish; look again later.
                 self._flush()
@@ -222,8 +235,14 @@ class ExecutionRunner:
             if execution is None or execution.status in TERMINAL:
                 return None
             first_start = execution.status == S.PENDING
-            if not claim(session, self.execution_id):
+            lease = new_id()
+            if not claim(session, self.execution_id, lease, held=self.lease):
                 if execution.status == S.RUNNING:  # another runner has it: look again later
+                    log.info(
+                        "execution %s is held by another runner; looking again in %g s",
+                        self.execution_id,
+                        STALE_AFTER_S,
+                    )
                     self.schedule(self.execution_id, int(STALE_AFTER_S * 1000))
                 return None
             self.trigger = dict(execution.trigger_data)
@@ -254,6 +273,7 @@ class ExecutionRunner:
                 transition(session, self.execution_id, S.FAILED, error=message)
                 self._publish(UpdateType.FAILED, data={"error": message})
                 return None
+        self.lease = lease  # committed: the claim is this runner's
         self.env = get_settings().template_env()
         if first_start:
             self._publish(UpdateType.STARTED)
@@ -525,6 +545,19 @@ class ExecutionRunner:
         self.bus.publish(
             ExecutionUpdate(execution_id=self.execution_id, type=kind, node_id=node_id, data=data)
         )
+
+
+async def _all(work: Iterable[Awaitable[T]]) -> list[T]:
+    """Await ``work`` concurrently. When one raises, the others are cancelled, and
+    awaited, before the exception propagates: no attempt outlives the run (a retry of
+    the message may take the execution over at once, see ``lease``)."""
+    tasks = [asyncio.ensure_future(item) for item in work]
+    try:
+        return await asyncio.gather(*tasks)
+    finally:
+        for task in tasks:
+            task.cancel()  # a no-op for a finished one
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 _LOG_INSERT = sa.insert(ExecutionLog.__table__)  # type: ignore[attr-defined]

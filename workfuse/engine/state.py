@@ -69,16 +69,26 @@ def _statement(target: ExecutionStatus, columns: frozenset[str]) -> sa.Update:
     return statement
 
 
-def claim(session: Session, execution_id: str) -> bool:
-    """Take the execution for this runner (status RUNNING, a fresh heartbeat): from
-    PENDING or RETRYING, or from RUNNING only if its runner's heartbeat is older than
-    :data:`STALE_AFTER_S` (that runner is gone). So of two copies of a message, one
-    runs the execution and the other stops at once."""
+def claim(session: Session, execution_id: str, lease: str, *, held: str | None = None) -> bool:
+    """Take the execution for this runner (status RUNNING, a fresh heartbeat, ``lease``
+    as the claim's token; ``lease`` must be new for each claim): from PENDING or
+    RETRYING; from RUNNING if its runner's heartbeat is older than
+    :data:`STALE_AFTER_S` (that runner is gone), or at once if its lease is ``held``.
+
+    ``held`` is the lease of a run that ended by raising (its database write failed,
+    say), carried by the retry of the same message: while the row still bears that
+    lease, nobody has claimed the execution since, and that run holds nothing any
+    more. A claim by any other runner put a new lease on the row, so a live one is
+    never taken over; and two copies of one retry cannot both win (the first changes
+    the lease). So of two copies of a message, one runs the execution and the other
+    stops at once."""
     now = utcnow()
     parameters = {
         "_execution_id": execution_id,
         "_now": now,
         "_stale": now - timedelta(seconds=STALE_AFTER_S),
+        "_lease": lease,
+        "_held": held,
     }
     return bool(session.connection().execute(_CLAIM, parameters).rowcount)
 
@@ -96,11 +106,13 @@ def _claim_statement() -> sa.Update:
                     sa.or_(
                         table.c.heartbeat_at.is_(None),
                         table.c.heartbeat_at < sa.bindparam("_stale"),
+                        # NULL when nothing is held: never true
+                        table.c.lease == sa.bindparam("_held"),
                     ),
                 ),
             )
         )
-        .values(status=S.RUNNING, heartbeat_at=sa.bindparam("_now"))
+        .values(status=S.RUNNING, heartbeat_at=sa.bindparam("_now"), lease=sa.bindparam("_lease"))
     )
 
 
