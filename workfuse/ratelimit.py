@@ -21,6 +21,7 @@ from typing import Protocol
 
 import redis
 
+from workfuse.redis_clients import command_client
 from workfuse.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -89,7 +90,7 @@ class RedisRateLimiter:
     """Counters in Redis (``INCR`` + ``EXPIRE NX``), shared by every app process."""
 
     def __init__(self, url: str) -> None:
-        self._redis = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+        self._redis = command_client(url)
         self._fallback = MemoryRateLimiter()
 
     def hit(self, key: str, limit: Limit) -> int:

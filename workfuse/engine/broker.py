@@ -15,7 +15,7 @@ claim on the execution back at once instead of waiting
 :data:`~workfuse.engine.state.STALE_AFTER_S` (45 s) as if another worker might still
 be running it.
 
-Every broker command gives up after :data:`BROKER_SOCKET_TIMEOUT_S`: a Redis that
+Every broker command gives up after :data:`~workfuse.redis_clients.REDIS_TIMEOUT_S`: a Redis that
 hangs (accepts connections, never answers) makes :func:`enqueue` raise instead of
 blocking its caller (a webhook call, say) for as long as the hang lasts.
 """
@@ -29,12 +29,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import dramatiq
-import redis
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import CurrentMessage, TimeLimit, default_middleware
 
 from workfuse.engine.events import get_event_bus
+from workfuse.redis_clients import command_client
 from workfuse.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -46,7 +46,6 @@ ENGINE_MIN_BACKOFF_MS = 1_000  #: ms
 ENGINE_MAX_BACKOFF_MS = 300_000  #: ms
 DEFAULT_EMBEDDED_THREADS = 4
 LEASE_OPTION = "workfuse_lease"  #: message option: the lease of the run that raised
-BROKER_SOCKET_TIMEOUT_S = 2.0  #: seconds a broker command or connection may wait for Redis
 MAINTENANCE_CHANCE = 50  #: one broker command in N runs Dramatiq's requeue of dead workers
 
 
@@ -108,11 +107,7 @@ def get_engine() -> Engine:
             redis_url = settings.redis_url
             broker: dramatiq.Broker = (
                 RedisBroker(  # type: ignore[no-untyped-call]
-                    client=redis.Redis.from_url(
-                        redis_url,
-                        socket_timeout=BROKER_SOCKET_TIMEOUT_S,
-                        socket_connect_timeout=BROKER_SOCKET_TIMEOUT_S,
-                    ),
+                    client=command_client(redis_url),
                     namespace=settings.broker_namespace,
                     middleware=_middleware(),
                     # A dead worker's messages come back at a maintenance pass after its
@@ -139,7 +134,7 @@ def get_engine() -> Engine:
 
 def enqueue(execution_id: str, delay_ms: int | None = None) -> None:
     """Send the execution's message (``delay_ms`` later). Raises if the broker is down
-    or does not answer within :data:`BROKER_SOCKET_TIMEOUT_S`; the execution stays
+    or does not answer within :data:`~workfuse.redis_clients.REDIS_TIMEOUT_S`; the execution stays
     stored and the reconciler sends it again."""
     get_engine().actor.send_with_options(args=(execution_id,), delay=delay_ms or None)
 

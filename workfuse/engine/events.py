@@ -26,11 +26,11 @@ from functools import lru_cache
 from typing import Any, Protocol
 
 import redis
-import redis.asyncio
 from pydantic import Field
 
 from workfuse.db_types import utcnow
 from workfuse.models import ApiSchema
+from workfuse.redis_clients import SUBSCRIBE_TIMEOUT_S, command_client, subscriber_client
 from workfuse.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -133,7 +133,7 @@ class RedisBus:
 
     def __init__(self, url: str) -> None:
         self._url = url
-        self._client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+        self._client = command_client(url)
         self._queue: queue.SimpleQueue[ExecutionUpdate] = queue.SimpleQueue()
         self._sender = threading.Thread(target=self._send_forever, daemon=True, name="events")
         self._sender.start()
@@ -168,13 +168,17 @@ class RedisBus:
 
     @contextlib.asynccontextmanager
     async def subscribe(self, execution_id: str) -> AsyncIterator[AsyncIterator[ExecutionUpdate]]:
-        client = redis.asyncio.Redis.from_url(self._url)
+        client = subscriber_client(self._url)
         pubsub = client.pubsub()
         try:
-            await pubsub.subscribe(CHANNEL_PREFIX + execution_id)
-            # Wait for the server's confirmation: from then on nothing is missed.
-            while (await pubsub.get_message(timeout=5.0)) is None:
-                pass
+            try:
+                async with asyncio.timeout(SUBSCRIBE_TIMEOUT_S):
+                    await pubsub.subscribe(CHANNEL_PREFIX + execution_id)
+                    # Wait for the server's confirmation: from then on nothing is missed.
+                    while (await pubsub.get_message(timeout=1.0)) is None:
+                        pass
+            except TimeoutError:
+                raise redis.TimeoutError("Redis did not confirm the subscription") from None
 
             async def updates() -> AsyncIterator[ExecutionUpdate]:
                 async for message in pubsub.listen():
