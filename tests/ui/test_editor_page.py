@@ -31,6 +31,20 @@ TRIGGER_ONLY = {
     "edges": [],
 }
 
+#: The trigger and a transform ("shape") after it.
+TRIGGER_AND_SHAPE = {
+    "nodes": [
+        *TRIGGER_ONLY["nodes"],
+        {
+            "id": "shape",
+            "type": "transform",
+            "position": {"x": 300, "y": 0},
+            "data": {"label": "Shape", "config": {"language": "jsonata", "code": "trigger"}},
+        },
+    ],
+    "edges": [{"id": "e1", "source": "start", "target": "shape"}],
+}
+
 
 class _Recorder(BaseHTTPRequestHandler):
     received: list[Any]
@@ -185,19 +199,7 @@ def test_build_validate_save_reload_and_run(
 def test_delete_key_removes_the_selected_node_and_its_edges(
     running_app: RunningApp, signed_in_page: Page
 ) -> None:
-    graph = {
-        "nodes": [
-            *TRIGGER_ONLY["nodes"],
-            {
-                "id": "shape",
-                "type": "transform",
-                "position": {"x": 300, "y": 0},
-                "data": {"label": "Shape", "config": {"language": "jsonata", "code": "trigger"}},
-            },
-        ],
-        "edges": [{"id": "e1", "source": "start", "target": "shape"}],
-    }
-    workflow_id = _create_workflow(running_app, "Deleting", graph)
+    workflow_id = _create_workflow(running_app, "Deleting", TRIGGER_AND_SHAPE)
     page = signed_in_page
     page.goto(f"{running_app.url}/workflows/{workflow_id}")
     expect(_node(page, "shape")).to_be_visible(timeout=30_000)
@@ -222,6 +224,37 @@ def test_delete_key_removes_the_selected_node_and_its_edges(
     page.get_by_role("link", name="Workflows").click()
     expect(page.locator(".dirty")).to_be_visible()
     assert questions and "unsaved changes" in questions[0]
+
+
+def test_escape_clears_react_flows_selection_too(
+    running_app: RunningApp, signed_in_page: Page
+) -> None:
+    """React Flow unselects on Escape by itself only while the node has focus."""
+    workflow_id = _create_workflow(running_app, "Escaping", TRIGGER_AND_SHAPE)
+    page = signed_in_page
+    page.goto(f"{running_app.url}/workflows/{workflow_id}")
+    expect(_node(page, "shape")).to_be_visible(timeout=30_000)
+    selected = page.locator(".react-flow__node.selected")
+
+    # When: a node is clicked, focus moves to the panel, and Escape is pressed
+    _node(page, "shape").click()
+    expect(page.locator(".panel-title")).to_have_text("Shape")
+    expect(selected).to_have_count(1)
+    page.locator(".panel-title").click()
+    page.keyboard.press("Escape")
+
+    # Then: the panel and React Flow both show nothing selected
+    expect(page.locator(".panel-title")).to_have_count(0)
+    expect(selected).to_have_count(0)
+
+    # And: so for a node the palette added (selected by the editor's state)
+    _add(page, "Transform", 3)
+    expect(page.locator(".panel-title")).to_have_text("Transform")
+    expect(selected).to_have_count(1)
+    page.keyboard.press("Escape")
+    expect(page.locator(".panel-title")).to_have_count(0)
+    expect(selected).to_have_count(0)
+    expect(page.locator(".react-flow__edge.selected")).to_have_count(0)
 
 
 def test_another_users_workflow_is_not_found(
@@ -251,18 +284,6 @@ def test_another_users_workflow_is_not_found(
 def test_magic_input_proposes_a_config_that_can_be_applied_and_saved(
     running_app: RunningApp, signed_in_page: Page
 ) -> None:
-    graph = {
-        "nodes": [
-            *TRIGGER_ONLY["nodes"],
-            {
-                "id": "shape",
-                "type": "transform",
-                "position": {"x": 300, "y": 0},
-                "data": {"label": "Shape", "config": {"language": "jsonata", "code": "trigger"}},
-            },
-        ],
-        "edges": [{"id": "e1", "source": "start", "target": "shape"}],
-    }
     proposal = {
         "label": "Double n",
         "config": {"language": "jsonata", "code": "trigger.data.n * 2"},
@@ -270,7 +291,7 @@ def test_magic_input_proposes_a_config_that_can_be_applied_and_saved(
         "confidence": 0.9,
     }
     broken = {"label": "Double n", "config": {"language": "jsonata", "code": "{{ nodes.x"}}
-    workflow_id = _create_workflow(running_app, "Magic", graph)
+    workflow_id = _create_workflow(running_app, "Magic", TRIGGER_AND_SHAPE)
     handlers, calls = magic_routes([broken, proposal])
     with serve_http(handlers) as llm:
         page = signed_in_page

@@ -10,7 +10,7 @@ import reflex as rx
 from reflex.vars import ObjectVar
 
 from workfuse.ui.credentials_state import CredentialRow, CredentialsState, UsageRow
-from workfuse.ui.form_parts import error_callout, field
+from workfuse.ui.form_parts import confirm_dialog, error_callout, field
 from workfuse.ui.layout import page
 
 
@@ -100,57 +100,34 @@ def rotate_dialog() -> rx.Component:
 
 
 def delete_dialog() -> rx.Component:
-    return rx.alert_dialog.root(
-        rx.alert_dialog.content(
-            rx.alert_dialog.title("Delete ", CredentialsState.delete_name, "?"),
-            rx.alert_dialog.description(
-                "The value is deleted from the secret store. This cannot be undone.",
-                size="2",
-                color=rx.color("gray", 11),
-            ),
-            rx.cond(
-                CredentialsState.delete_in_use,
-                rx.callout.root(
-                    rx.callout.icon(rx.icon("triangle-alert")),
-                    rx.vstack(
-                        rx.callout.text(CredentialsState.delete_warning, weight="medium"),
-                        rx.flex(
-                            rx.foreach(
-                                CredentialsState.delete_used_by,
-                                lambda name: rx.badge(name, color_scheme="amber", variant="solid"),
-                            ),
-                            wrap="wrap",
-                            gap="2",
+    return confirm_dialog(
+        rx.cond(
+            CredentialsState.delete_in_use,
+            rx.callout.root(
+                rx.callout.icon(rx.icon("triangle-alert")),
+                rx.vstack(
+                    rx.callout.text(CredentialsState.delete_warning, weight="medium"),
+                    rx.flex(
+                        rx.foreach(
+                            CredentialsState.delete_used_by,
+                            lambda name: rx.badge(name, color_scheme="amber", variant="solid"),
                         ),
-                        spacing="2",
+                        wrap="wrap",
+                        gap="2",
                     ),
-                    color_scheme="amber",
-                    margin_top="1em",
-                    class_name="in-use-warning",
+                    spacing="2",
                 ),
-                rx.text(
-                    "No workflow uses it.",
-                    size="2",
-                    color=rx.color("gray", 11),
-                    margin_top="0.75em",
-                    as_="p",
-                ),
+                color_scheme="amber",
+                class_name="in-use-warning",
             ),
-            rx.box(error_callout(CredentialsState.delete_error), margin_top="1em"),
-            rx.hstack(
-                rx.alert_dialog.cancel(rx.button("Cancel", variant="soft", color_scheme="gray")),
-                rx.button(
-                    rx.icon("trash-2", size=14),
-                    "Delete credential",
-                    color_scheme="red",
-                    on_click=CredentialsState.delete,
-                ),
-                justify="end",
-                spacing="3",
-                margin_top="1.25em",
-            ),
-            max_width="480px",
+            rx.text("No workflow uses it.", size="2", color=rx.color("gray", 11), as_="p"),
         ),
+        title=("Delete ", CredentialsState.delete_name, "?"),
+        message="The value is deleted from the secret store. This cannot be undone.",
+        action="Delete credential",
+        icon="trash-2",
+        on_action=CredentialsState.delete,
+        error=CredentialsState.delete_error,
         open=CredentialsState.delete_open,
         on_open_change=CredentialsState.set_delete_open,
     )

@@ -7,6 +7,7 @@ import reflex as rx
 from reflex.vars import ObjectVar
 
 from workfuse.ui.executions_page import status_badge as execution_badge
+from workfuse.ui.form_parts import confirm_dialog
 from workfuse.ui.layout import page
 from workfuse.ui.workflows_state import (
     IMPORT_UPLOAD_ID,
@@ -331,30 +332,13 @@ def import_dialog() -> rx.Component:
 
 
 def delete_dialog() -> rx.Component:
-    return rx.alert_dialog.root(
-        rx.alert_dialog.content(
-            rx.alert_dialog.title("Delete “", WorkflowsState.delete_name, "”?"),
-            rx.alert_dialog.description(
-                "Its versions and executions are deleted too, and its webhook stops "
-                "answering. This cannot be undone.",
-                size="2",
-            ),
-            rx.hstack(
-                rx.button(
-                    "Cancel",
-                    variant="soft",
-                    color_scheme="gray",
-                    on_click=WorkflowsState.cancel_delete,
-                ),
-                rx.button(
-                    "Delete workflow", color_scheme="red", on_click=WorkflowsState.confirm_delete
-                ),
-                justify="end",
-                spacing="3",
-                margin_top="1em",
-            ),
-            max_width="460px",
-        ),
+    return confirm_dialog(
+        title=("Delete “", WorkflowsState.delete_name, "”?"),
+        message="Its versions and executions are deleted too, and its webhook stops "
+        "answering. This cannot be undone.",
+        action="Delete workflow",
+        icon="trash-2",
+        on_action=WorkflowsState.confirm_delete,
         open=WorkflowsState.delete_open,
         on_open_change=WorkflowsState.set_delete_open,
     )

@@ -200,6 +200,12 @@ function toFlowEdges(edges) {
   }));
 }
 
+// The items with none selected (the same array when none was: no re-render).
+function unselected(items) {
+  if (!items.some((item) => item.selected)) return items;
+  return items.map((item) => (item.selected ? { ...item, selected: false } : item));
+}
+
 function Canvas({
   nodes,
   edges,
@@ -247,6 +253,10 @@ function Canvas({
         event.preventDefault();
         if (onSave) onSave();
       } else if (event.key === "Escape" && onSelectItem) {
+        // React Flow unselects on Escape only while the node itself has focus; clear
+        // its selection here too, or the highlight stays while the panel deselects.
+        setFlowNodes(unselected);
+        setFlowEdges(unselected);
         onSelectItem({ kind: "none", id: "" });
       }
     };

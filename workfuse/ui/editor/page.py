@@ -12,6 +12,7 @@ from workfuse.ui.editor.components import MONO, workflow_canvas
 from workfuse.ui.editor.draft import NODE_COLOURS
 from workfuse.ui.editor.panel import side_panel
 from workfuse.ui.editor.state import EditorState, VersionRow
+from workfuse.ui.form_parts import confirm_dialog
 from workfuse.ui.layout import top_bar
 
 RUN_COLOURS = {"COMPLETED": "green", "FAILED": "red", "RUNNING": "blue", "PENDING": "gray"}
@@ -129,52 +130,32 @@ def versions_dialog() -> rx.Component:
 
 
 def run_dialog() -> rx.Component:
-    return rx.dialog.root(
-        rx.dialog.trigger(
-            rx.button(
-                rx.icon("play", size=14), "Run", color_scheme="green", class_name="run-button"
-            )
+    return confirm_dialog(
+        rx.text_area(
+            value=EditorState.run_payload,
+            on_change=EditorState.set_run_payload,
+            rows="10",
+            font_family=MONO,
+            font_size="12px",
+            width="100%",
+            name="run_payload",
         ),
-        rx.dialog.content(
-            rx.dialog.title("Run now"),
-            rx.dialog.description(
-                "Runs the saved workflow (unsaved changes are saved first) with this test "
-                "payload as the trigger's data.",
-                size="2",
-            ),
-            rx.text_area(
-                value=EditorState.run_payload,
-                on_change=EditorState.set_run_payload,
-                rows="10",
-                font_family=MONO,
-                font_size="12px",
-                width="100%",
-                margin_y="1em",
-                name="run_payload",
-            ),
-            rx.cond(
-                EditorState.run_error != "",
-                rx.callout(
-                    EditorState.run_error, icon="circle-alert", color_scheme="red", size="1"
-                ),
-            ),
-            rx.hstack(
-                rx.dialog.close(rx.button("Cancel", variant="soft", color_scheme="gray")),
-                rx.button(
-                    rx.icon("play", size=14),
-                    "Run with this payload",
-                    on_click=EditorState.run,
-                    color_scheme="green",
-                    class_name="run-confirm",
-                ),
-                justify="end",
-                width="100%",
-                margin_top="1em",
-            ),
-            max_width="520px",
-        ),
+        title="Run now",
+        message="Runs the saved workflow (unsaved changes are saved first) with this test "
+        "payload as the trigger's data.",
+        action="Run with this payload",
+        icon="play",
+        color_scheme="green",
+        action_class="run-confirm",
+        on_action=EditorState.run,
+        error=EditorState.run_error,
         open=EditorState.run_open,
         on_open_change=EditorState.set_run_open,
+        trigger=rx.button(
+            rx.icon("play", size=14), "Run", color_scheme="green", class_name="run-button"
+        ),
+        alert=False,
+        max_width="520px",
     )
 
 
