@@ -2,6 +2,8 @@
 
 import reflex as rx
 
+from workfuse.ui.earlier_assets import KeepEarlierAssets
+
 config = rx.Config(
     app_name="workfuse",
     telemetry_enabled=False,
@@ -10,6 +12,8 @@ config = rx.Config(
         rx.plugins.RadixThemesPlugin(
             theme=rx.theme(accent_color="violet", gray_color="slate", radius="medium")
         ),
+        # Tabs opened before a restart still find their build's files.
+        KeepEarlierAssets(),
     ],
     disable_plugins=[rx.plugins.SitemapPlugin],
 )

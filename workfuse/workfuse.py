@@ -11,6 +11,7 @@ import reflex as rx
 
 from workfuse.api.app import create_api
 from workfuse.bootstrap import prepare
+from workfuse.db_types import utcnow
 from workfuse.engine.broker import start_embedded_workers
 from workfuse.engine.reconciler import start_reconciler_thread
 from workfuse.logs import configure_logging
@@ -31,12 +32,17 @@ from workfuse.ui.workflows_state import WorkflowsState
 @asynccontextmanager
 async def _start_up() -> AsyncIterator[None]:
     """Migrate and load the demo before the backend serves its first request; in the
-    embedded default, run the engine's workers as threads of this process."""
+    embedded default, run the engine's workers as threads of this process and resume
+    at once the executions the last run of the app left unfinished."""
     configure_logging()  # after the server set up its own handlers
+    started = utcnow()
     await asyncio.to_thread(prepare)
     workers = start_embedded_workers()
     stop_reconciler = threading.Event()
-    start_reconciler_thread(stop=stop_reconciler)
+    # In-process workers: what the app's last run left unfinished died with it.
+    start_reconciler_thread(
+        stop=stop_reconciler, resume_before=started if workers is not None else None
+    )
     try:
         yield
     finally:

@@ -8,12 +8,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from tests.engine.helpers import edge, jsonata, make_workflow, node, wait_for
 from workfuse.db_types import utcnow
 from workfuse.engine import broker
-from workfuse.engine.reconciler import reconcile, start_reconciler_thread
+from workfuse.engine.reconciler import reconcile, resume_interrupted, start_reconciler_thread
 from workfuse.engine.runner import NODE_TIMEOUT_S
 from workfuse.models import Execution, ExecutionStatus, NodeRun, NodeRunStatus, User, Workflow
 
@@ -233,3 +233,39 @@ def test_the_reconciler_thread_runs_passes_until_stopped(
         stop.set()
     thread.join(timeout=5)
     assert not thread.is_alive()
+
+
+def test_an_app_restart_resumes_what_its_last_run_left_once_its_runner_is_silent(
+    engine: str, session: Session, workflow: Workflow
+) -> None:
+    # Given: what an app running its workers in-process left, which the reconciler
+    # leaves alone for now: a PENDING execution, a RUNNING one inside a node (left
+    # alone for the node's timeout) whose runner has been silent for 50 s, and a RUNNING
+    # one whose runner beat 2 s ago (an app still shutting down may be finishing it);
+    # and one started after the restart
+    queued = stored(session, workflow, S.PENDING, age_s=4)
+    silent = stored(session, workflow, S.RUNNING, age_s=60, heartbeat_age_s=50)
+    in_flight = {"status": NodeRunStatus.RUNNING, "attempt": 1}
+    node_run(session, silent, "double", started_at=utcnow() - timedelta(seconds=55), **in_flight)
+    beating = stored(session, workflow, S.RUNNING, age_s=30, heartbeat_age_s=2)
+    node_run(session, beating, "double", started_at=utcnow() - timedelta(seconds=20), **in_flight)
+    restarted = utcnow() - timedelta(seconds=1)
+    assert reconcile() == 0
+    new = stored(session, workflow, S.RUNNING, age_s=0.5, heartbeat_age_s=0.5)
+
+    # When: the restarted app resumes what was left before it started
+    sent = resume_interrupted(before=restarted)
+
+    # Then: the PENDING one and the silent one finish (the interrupted node runs again)
+    assert sent == 3
+    assert wait_for(queued.id)[0].status is S.COMPLETED
+    finished, runs = wait_for(silent.id)
+    assert finished.status is S.COMPLETED, finished.error
+    assert runs["double"].attempt == 2
+    # And: the one whose runner beats is not taken over yet (its message waits until
+    # it has been silent for STALE_AFTER_S), nor is the new one
+    time.sleep(0.5)
+    for execution in (beating, new):
+        assert status_of(session, execution) is S.RUNNING
+    attempts = session.exec(select(NodeRun.attempt).where(NodeRun.execution_id == beating.id)).all()
+    assert attempts == [1]

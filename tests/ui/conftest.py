@@ -23,7 +23,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -66,6 +66,8 @@ class RunningApp:
     data_dir: Path
     #: The app's database (SQLite file or PostgreSQL), for tests that arrange or check rows.
     database_url: str
+    #: The app's process, for the tests that kill and restart it.
+    process: AppProcess = field(compare=False, repr=False)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -130,6 +132,58 @@ def _process(
         pytest.fail(f"{command[0]} exited early ({exited}):\n{_tail(log_path)}", pytrace=False)
 
 
+class AppProcess:
+    """``reflex run --env prod`` on one port, in a process group of its own, output to
+    ``reflex.log`` (``reflex-<n>.log`` for the n-th start) in ``logs``.
+
+    :meth:`kill` ends the whole group at once (a crash, or with SIGTERM a stop that
+    waits at most :data:`STOP_TIMEOUT`), :meth:`start` runs the same command again on
+    the same port with the same settings and data: each start builds the frontend
+    again (about 10 s once the packages are installed)."""
+
+    def __init__(self, command: list[str], *, env: dict[str, str], url: str, logs: Path) -> None:
+        self.command, self.env, self.url, self.logs = command, env, url, logs
+        self.starts = 0
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def log_path(self) -> Path:
+        """The log of the current (or last) start."""
+        return self.logs / ("reflex.log" if self.starts <= 1 else f"reflex-{self.starts}.log")
+
+    def start(self) -> None:
+        """Start the app and wait until it serves its pages and its API."""
+        assert self._process is None, "the app is running"
+        self.starts += 1
+        with self.log_path.open("w") as log:
+            self._process = subprocess.Popen(
+                self.command,
+                cwd=ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        _wait_until_up(self.url, self._process, self.log_path)
+
+    def kill(self, sig: signal.Signals = signal.SIGKILL) -> int | None:
+        """Send ``sig`` to the app's process group; SIGKILL to what is left after
+        :data:`STOP_TIMEOUT`. Returns the exit status the app had before the signal
+        (``None``: it was running)."""
+        process, self._process = self._process, None
+        if process is None:
+            return None
+        exited = process.poll()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, sig)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=STOP_TIMEOUT)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+        return exited
+
+
 @contextlib.contextmanager
 def _redis_namespace() -> Iterator[dict[str, str]]:
     """Settings for a broker namespace of this run on the test Redis; its keys are
@@ -185,10 +239,10 @@ def running_app(
             }
         else:
             database_url = f"sqlite:///{(data_dir / 'workfuse.db').resolve()}"
-        app_log = logs / "reflex.log"
         serve = [str(bin_dir / "reflex"), "run", "--env", "prod", "--frontend-port", str(port)]
-        app = stack.enter_context(_process(serve, env=env, log_path=app_log))
-        _wait_until_up(url, app, app_log)
+        app = AppProcess(serve, env=env, url=url, logs=logs)
+        stack.enter_context(_stopped_at_the_end(app))
+        app.start()
         if SETUP == "scaled":
             worker_log = logs / "worker.log"
             work = [str(bin_dir / "workfuse"), "worker", "--processes", "1"]
@@ -197,7 +251,21 @@ def running_app(
                 _process(work, env=env, log_path=worker_log, leader_only=True)
             )
             _wait_for_worker(worker, worker_log)
-        yield RunningApp(url=url, setup=SETUP, data_dir=data_dir, database_url=database_url)
+        yield RunningApp(
+            url=url, setup=SETUP, data_dir=data_dir, database_url=database_url, process=app
+        )
+
+
+@contextlib.contextmanager
+def _stopped_at_the_end(app: AppProcess) -> Iterator[None]:
+    """SIGTERM to the app's group at the end (SIGKILL after :data:`STOP_TIMEOUT`); an app
+    that had already exited fails the run with its log."""
+    try:
+        yield
+    finally:
+        exited = app.kill(signal.SIGTERM)
+    if exited is not None:
+        pytest.fail(f"the app exited early ({exited}):\n{_tail(app.log_path)}", pytrace=False)
 
 
 def _wait_until_up(url: str, process: subprocess.Popen[bytes], log_path: Path) -> None:

@@ -12,13 +12,22 @@ Each execution it sends gets ``heartbeat_at`` stamped first, with a compare-and-
 several reconcilers (one per app process) send it once, and a stale execution is
 re-sent at most once per ``stale_after_s``, not on every pass.
 
+With the in-process broker (no Redis: the embedded default) the messages live in the
+app's memory, so when the app starts, every execution its last run left unfinished
+has lost its message: :func:`resume_interrupted` sends each again, without waiting
+``stale_after_s`` or a node's timeout. A RUNNING one resumes once its runner has been
+silent for ``STALE_AFTER_S`` (the rule by which any runner takes over another's run),
+so a run that an app still shutting down is finishing is not run twice; a node that
+was running when its app died runs again (its call may have been made once already).
+
 Limits: a runner beats (``heartbeat_at``) at least every 10 s while it holds an
 execution, and a second runner takes a RUNNING execution only once that heartbeat is
 older than ``STALE_AFTER_S``; the reconciler's stamp is set that far in the past so
 the runner it sends can start at once. A RUNNING execution whose side-effecting node
 started less than the node timeout plus ``stale_after_s`` ago is still left alone
 (the stricter, older rule). A large backlog of PENDING messages still in the queue is
-re-sent once, then every ``stale_after_s``.
+re-sent once, then every ``stale_after_s``. :func:`resume_interrupted` reads the ids of
+all the unfinished executions at once.
 """
 
 from __future__ import annotations
@@ -44,6 +53,7 @@ log = logging.getLogger(__name__)
 S = ExecutionStatus
 
 DEFAULT_STALE_AFTER_S = 120.0  #: seconds without a heartbeat before a run counts as lost
+RESUME_MARGIN_S = 1.0  #: seconds past STALE_AFTER_S before a resumed RUNNING run is sent
 PENDING_AFTER_S = 5.0  #: seconds a never-sent PENDING execution waits before a re-send
 DEFAULT_INTERVAL_S = 60.0  #: seconds between passes of the reconciler thread
 PRUNE_INTERVAL_S = 3600.0  #: seconds between retention passes in the same thread
@@ -77,14 +87,57 @@ def reconcile(
             )
             due = [item for item in candidates if _lost(session, item[0], item[1], stale)]
         claimed = [item for item in due if _claim(*item, now=now)]
-        for execution_id, status, heartbeat in claimed:
-            log.info("reconciler: re-sending %s execution %s", status, execution_id)
-            if send(execution_id):
-                sent += 1
-            else:  # the broker is down: the next pass tries again, not stale_after_s later
-                _release(execution_id, status, heartbeat, now=now)
+        sent += _send_claimed(claimed, now=now)
         if len(candidates) < BATCH_SIZE or not claimed:
             return sent
+
+
+def resume_interrupted(*, before: datetime) -> int:
+    """Send again every execution still PENDING, RUNNING or RETRYING whose last sign of
+    life (heartbeat, or start) is older than ``before``, the moment this app process
+    started; returns how many messages were sent. Only for a process with the in-process
+    broker, once its workers run: those messages were in the memory of the app's last
+    run.
+
+    A RUNNING execution's message is delayed until its heartbeat is
+    :data:`STALE_AFTER_S` (plus :data:`RESUME_MARGIN_S`) old, when a runner may take it
+    over; PENDING and RETRYING ones are sent at once, stamped as :func:`reconcile`
+    stamps what it sends (so its passes do not send them again)."""
+    now = utcnow()
+    last_sign = sa.func.coalesce(col(Execution.heartbeat_at), col(Execution.started_at))
+    with session_scope() as session:
+        rows = session.exec(
+            select(Execution.id, Execution.status, Execution.heartbeat_at, Execution.started_at)
+            .where(col(Execution.status).in_([S.PENDING, S.RUNNING, S.RETRYING]))
+            .where(last_sign < before)
+            .order_by(col(Execution.started_at))
+        ).all()
+    sent = 0
+    waiting: list[tuple[str, ExecutionStatus, datetime | None]] = []
+    for execution_id, status, heartbeat, started in rows:
+        if ExecutionStatus(status) is not S.RUNNING:
+            waiting.append((execution_id, ExecutionStatus(status), heartbeat))
+            continue
+        silent_s = (now - (heartbeat or started)).total_seconds()
+        delay_s = max(STALE_AFTER_S + RESUME_MARGIN_S - silent_s, 0.0)
+        log.info("reconciler: resuming RUNNING execution %s in %.0f s", execution_id, delay_s)
+        if send(execution_id, delay_ms=round(delay_s * 1000)):
+            sent += 1
+    return sent + _send_claimed([item for item in waiting if _claim(*item, now=now)], now=now)
+
+
+def _send_claimed(
+    claimed: list[tuple[str, ExecutionStatus, datetime | None]], *, now: datetime
+) -> int:
+    """Send each claimed execution's message; release the claim of a failed send."""
+    sent = 0
+    for execution_id, status, heartbeat in claimed:
+        log.info("reconciler: re-sending %s execution %s", status, execution_id)
+        if send(execution_id):
+            sent += 1
+        else:  # the broker is down: the next pass tries again, not stale_after_s later
+            _release(execution_id, status, heartbeat, now=now)
+    return sent
 
 
 def _candidates(
@@ -195,19 +248,27 @@ def start_reconciler_thread(
     interval_s: float = DEFAULT_INTERVAL_S,
     *,
     stale_after_s: float = DEFAULT_STALE_AFTER_S,
+    resume_before: datetime | None = None,
     stop: threading.Event | None = None,
 ) -> threading.Thread:
     """Run :func:`reconcile` now and then every ``interval_s`` seconds in a daemon
-    thread, until ``stop`` is set; retention (:func:`prune_by_settings`) runs in the same
-    thread at start and then every :data:`PRUNE_INTERVAL_S`. A failed pass (database
-    down) is logged and the next pass tries again."""
+    thread, until ``stop`` is set; with ``resume_before`` (the start of an app with the
+    in-process broker), :func:`resume_interrupted` instead of the first pass. Retention
+    (:func:`prune_by_settings`) runs in the same thread at start and then every
+    :data:`PRUNE_INTERVAL_S`. A failed pass (database down) is logged and the next pass
+    tries again."""
     stopped = stop or threading.Event()
 
     def loop() -> None:
         next_prune = time.monotonic()
+        resume = resume_before
         while not stopped.is_set():
             try:
-                reconcile(stale_after_s=stale_after_s)
+                if resume is not None:  # it covers everything a first pass would send
+                    resume_interrupted(before=resume)
+                    resume = None
+                else:
+                    reconcile(stale_after_s=stale_after_s)
             except Exception:  # the thread must outlive a database outage
                 log.exception("reconciler pass failed")
             if time.monotonic() >= next_prune:
