@@ -227,8 +227,17 @@ def test_the_list_filters_by_workflow_status_and_time_and_pages_back(
     page.get_by_role("option", name="Failed").click()
     expect(page.get_by_text("No executions match these filters.")).to_be_visible(timeout=WAIT_MS)
     screenshot(page, "executions-filtered-empty")
+
+    # Then: the address carries the filters, so a reload (or a shared link) keeps them
+    address = f"/executions?workflow={workflow_id}&status=FAILED&range=24h"
+    page.wait_for_function(
+        "address => location.pathname + location.search === address", arg=address
+    )
+    page.reload()
+    expect(page.get_by_text("No executions match these filters.")).to_be_visible(timeout=WAIT_MS)
     page.get_by_role("button", name="Clear filters").click()
     expect(rows).to_have_count(PAGE_SIZE, timeout=WAIT_MS)
+    page.wait_for_function("() => location.pathname + location.search === '/executions'")
 
     # When: another workflow is chosen in the workflow filter, Then only its runs show
     page.get_by_role("combobox").nth(0).click()

@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 import reflex as rx
 from reflex.event import EventSpec
@@ -201,21 +202,43 @@ class ExecutionsState(SessionState):
         self.range_filter = time_range if time_range in _RANGE_DELTAS else DEFAULT_RANGE
         return self._first_page(with_workflows=True)
 
-    def set_status_filter(self, value: str) -> EventSpec | None:
+    def set_status_filter(self, value: str) -> EventSpec | list[EventSpec]:
         self.status_filter = value if value in STATUS_FILTERS else ALL
-        return self._first_page()
+        return self._refiltered()
 
-    def set_workflow_filter(self, value: str) -> EventSpec | None:
+    def set_workflow_filter(self, value: str) -> EventSpec | list[EventSpec]:
         self.workflow_filter = value or ALL
-        return self._first_page()
+        return self._refiltered()
 
-    def set_range_filter(self, value: str) -> EventSpec | None:
+    def set_range_filter(self, value: str) -> EventSpec | list[EventSpec]:
         self.range_filter = value if value in _RANGE_DELTAS else DEFAULT_RANGE
-        return self._first_page()
+        return self._refiltered()
 
-    def clear_filters(self) -> EventSpec | None:
+    def clear_filters(self) -> EventSpec | list[EventSpec]:
         self.status_filter, self.workflow_filter, self.range_filter = ALL, ALL, DEFAULT_RANGE
-        return self._first_page()
+        return self._refiltered()
+
+    def _refiltered(self) -> EventSpec | list[EventSpec]:
+        """The first page under the new filters, and the address changed to match (in
+        place: reloading, sharing or going back to the page keeps the filters)."""
+        redirect = self._first_page()
+        if redirect is not None:
+            return redirect
+        address = json.dumps(self._filters_url())
+        return [rx.call_script(f"window.history.replaceState(null, '', {address})")]
+
+    def _filters_url(self) -> str:
+        """``/executions`` with the filters that differ from the defaults as its query."""
+        query = {
+            key: value
+            for key, value, default in (
+                ("workflow", self.workflow_filter, ALL),
+                ("status", self.status_filter, ALL),
+                ("range", self.range_filter, DEFAULT_RANGE),
+            )
+            if value != default
+        }
+        return routes.EXECUTIONS + (f"?{urlencode(query)}" if query else "")
 
     def older(self) -> EventSpec | None:
         """The next page back in time (keyset: the last row's cursor)."""
