@@ -233,23 +233,20 @@ def _store_execution(
     and commit; its id, or None when the workflow changed (nothing stored). A key
     taken by a concurrent call returns that call's execution id."""
     execution_id = new_id()
-    inserted = session.connection().execute(
-        _insert_if_unchanged(),
-        {
-            "id": execution_id,
-            "status": ExecutionStatus.PENDING,
-            "trigger_data": payload,
-            "node_results": {},
-            "started_at": utcnow(),
-            "workflow_version": target.version,
-            "idempotency_key": idempotency_key,
-            "workflow_id": target.workflow_id,
-            "user_id": target.user_id,
-            "current_token": target.token,
-        },
-    )
-    stored = inserted.first() is not None
+    values = {
+        "id": execution_id,
+        "status": ExecutionStatus.PENDING,
+        "trigger_data": payload,
+        "node_results": {},
+        "started_at": utcnow(),
+        "workflow_version": target.version,
+        "idempotency_key": idempotency_key,
+        "workflow_id": target.workflow_id,
+        "user_id": target.user_id,
+        "current_token": target.token,
+    }
     try:
+        stored = session.connection().execute(_insert_if_unchanged(), values).first() is not None
         session.commit()
     except IntegrityError:  # the same idempotency key, at the same moment
         session.rollback()
