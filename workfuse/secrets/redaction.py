@@ -94,8 +94,11 @@ class Redactor:
         """A copy of ``data`` with every registered value replaced, in keys and values.
 
         Strings, mappings (returned as dicts), lists and tuples are rewritten; other
-        objects are returned as they are.
+        objects are returned as they are. With no value registered there is nothing to
+        replace: ``data`` itself comes back (no copy).
         """
+        if self._pattern is None:
+            return data
         return self._walk(data, 0)
 
     def _walk(self, item: Any, depth: int) -> Any:
