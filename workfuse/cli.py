@@ -347,13 +347,17 @@ def worker(
     Needs WORKFUSE_REDIS_URL; run it on any number of machines with the app's settings.
     The embedded default (no Redis) runs its workers inside the app instead.
     """
-    if not get_settings().redis_url:
+    settings = get_settings()
+    if not settings.redis_url:
         _fail(
             "workfuse worker needs WORKFUSE_REDIS_URL: separate workers share the Redis "
             "queue; without Redis the app runs its workers itself"
         )
     command = [sys.executable, "-m", "dramatiq", "workfuse.engine.worker"]
     command += ["--processes", str(processes), "--threads", str(threads)]
+    # On SIGTERM, wait this long for running executions; Dramatiq hands an unfinished
+    # one to another worker once this one's heartbeat is stale.
+    command += ["--worker-shutdown-timeout", str(settings.shutdown_grace_seconds * 1000)]
     typer.echo(f"WorkFuse: {processes} worker process(es), {threads} thread(s) each", err=True)
     sys.stdout.flush()
     sys.stderr.flush()

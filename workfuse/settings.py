@@ -117,6 +117,14 @@ class Settings(BaseSettings):
         description="Keep at most this many executions per workflow (the newest); "
         "0 means no limit.",
     )
+    shutdown_grace_seconds: int = Field(
+        default=30,
+        ge=0,
+        le=86_400,
+        description="Seconds a stopping app (embedded workers) or worker process waits for "
+        "the executions it is running; what is left resumes later, elsewhere or after a "
+        "restart (a node interrupted then runs again).",
+    )
     auto_migrate: bool = Field(
         default=True, description="Apply database migrations when the app starts."
     )

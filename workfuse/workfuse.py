@@ -15,6 +15,7 @@ from workfuse.db_types import utcnow
 from workfuse.engine.broker import start_embedded_workers
 from workfuse.engine.reconciler import start_reconciler_thread
 from workfuse.logs import configure_logging
+from workfuse.settings import get_settings
 from workfuse.ui import routes
 from workfuse.ui.auth_page import AuthFormState, sign_in_page, sign_up_page
 from workfuse.ui.credentials_page import credentials_page
@@ -48,7 +49,8 @@ async def _start_up() -> AsyncIterator[None]:
     finally:
         stop_reconciler.set()
         if workers is not None:
-            await asyncio.to_thread(workers.stop)
+            grace_ms = get_settings().shutdown_grace_seconds * 1000
+            await asyncio.to_thread(workers.stop, grace_ms)
 
 
 app = rx.App(api_transformer=create_api())

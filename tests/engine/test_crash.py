@@ -534,6 +534,39 @@ def test_a_worker_killed_during_an_http_call_is_finished_by_another(
     assert runs["slow"].status is NodeRunStatus.SUCCEEDED
 
 
+def test_a_stopped_worker_waits_its_grace_then_leaves_the_run_to_another(
+    stack: Stack, workers: Workers, endpoint: Endpoint, owner: User
+) -> None:
+    # Given: a worker with a 1-second shutdown grace, in the middle of a long HTTP call
+    endpoint.hold_s = 120.0
+    workflow = workflow_of(
+        owner,
+        [node("start", "trigger", {}), http("slow", f"{endpoint.url}/slow")],
+        [edge("start", "slow")],
+    )
+    worker = workers.start("graceful", env={"WORKFUSE_SHUTDOWN_GRACE_SECONDS": "1"})
+    with session_scope() as session:
+        execution_id = start_execution(
+            session=session,
+            workflow=session.merge(workflow),
+            trigger={"source": "manual", "data": {}, "headers": {}},
+        ).id
+    endpoint.wait_for_call("/slow")
+
+    # When: it is asked to stop (SIGTERM, as a service manager does)
+    began = time.monotonic()
+    os.killpg(worker.process.pid, signal.SIGTERM)
+    worker.process.wait(timeout=30)
+
+    # Then: it exits after its grace, not after the call (2 minutes away)
+    assert time.monotonic() - began < 20, worker.output()
+
+    # And: the run is not lost: still RUNNING, its message still Dramatiq's to hand to
+    # another worker once this one's heartbeat is stale
+    assert status_of(execution_id) is S.RUNNING
+    assert unacked_by(stack, worker), "the message stays unacknowledged"
+
+
 # --- b. the broker stopped during a webhook ------------------------------------------
 
 
