@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from glob import glob
 from pathlib import Path
 
+import httpx
 import pytest
 import sqlalchemy as sa
 from dramatiq import Message
@@ -28,6 +29,8 @@ from dramatiq.brokers.redis import DEFAULT_HEARTBEAT_TIMEOUT, MAINTENANCE_SCALE,
 from dramatiq.common import current_millis
 from sqlmodel import SQLModel, col, func, select
 
+from tests.api.conftest import serve as serve_api
+from tests.engine.helpers import edge, jsonata, node
 from tests.engine.test_crash import (
     READY_S,
     PrivateRedis,
@@ -35,15 +38,25 @@ from tests.engine.test_crash import (
     Worker,
     Workers,
     free_port,
+    http,
+    workflow_of,
 )
 from tests.support.local_server import LocalServer, Request, Response
 from tests.support.local_server import serve as serve_http
+from workfuse.api.app import create_api
 from workfuse.db import get_engine, session_scope
 from workfuse.db_types import utcnow
 from workfuse.engine import broker
-from workfuse.engine.reconciler import reconcile
+from workfuse.engine.reconciler import reconcile, start_reconciler_thread
 from workfuse.engine.state import STALE_AFTER_S, TERMINAL
-from workfuse.models import Execution, ExecutionLog, ExecutionStatus, NodeRun, NodeRunStatus
+from workfuse.models import (
+    Execution,
+    ExecutionLog,
+    ExecutionStatus,
+    NodeRun,
+    NodeRunStatus,
+    User,
+)
 from workfuse.settings import get_settings
 
 S = ExecutionStatus
@@ -383,3 +396,122 @@ class Tally:
     def report(self, capsys: pytest.CaptureFixture[str]) -> None:
         with capsys.disabled():
             print(f"\n{self.line()}")
+
+
+# --- a webhook burst across a broker outage ---------------------------------------------
+
+BURST_CLIENTS = 4  #: concurrent webhook callers
+BURST_PAUSE_S = 0.15  #: seconds each caller waits between its calls
+BURST_BEFORE_S = 3.0  #: seconds of calls before the outage
+BURST_AFTER_S = 3.0  #: seconds of calls after it
+RECONCILE_EVERY_S = 2.0  #: the app's reconciler interval (60 s), compressed
+FINISH_S = 60.0  #: seconds the accepted executions may take after the burst
+
+
+@dataclass
+class Burst:
+    """What :func:`webhook_burst` saw: the answers by status (or client error name), a
+    few bodies of answers other than 202, the slowest answer, and the scenario's tally
+    (duplicates: node successes logged, or endpoint calls made, more than once)."""
+
+    tally: Tally
+    answers: collections.Counter[int | str] = field(default_factory=collections.Counter)
+    bodies: list[str] = field(default_factory=list)
+    slowest_s: float = 0.0
+    accepted: list[str] = field(default_factory=list)
+    final: dict[str, ExecutionStatus] = field(default_factory=dict)
+    repeated: list[object] = field(default_factory=list)
+
+    def check(self) -> None:
+        """Every call answered 202 or 503; nothing lost, nothing run twice."""
+        assert set(self.answers) <= {202, 503}, (self.answers, self.bodies)
+        unfinished = (i for i in self.accepted if self.final.get(i) not in TERMINAL)
+        assert self.tally.lost == 0, describe(unfinished)
+        assert self.tally.duplicates == 0, self.repeated
+        assert self.tally.completed == len(self.accepted)
+
+
+def webhook_burst(
+    scenario: str,
+    owner: User,
+    workers: Workers,
+    outage: Callable[[], None],
+    *,
+    client_timeout_s: float,
+    capsys: pytest.CaptureFixture[str],
+) -> Burst:
+    """Webhook calls from :data:`BURST_CLIENTS` callers for :data:`BURST_BEFORE_S`, then
+    during ``outage()`` (which returns when the outage is over), then for
+    :data:`BURST_AFTER_S`, against the API served in this process with the app's
+    reconciler thread and two worker processes; waits until every accepted execution
+    has finished and prints the scenario's line."""
+    burst = Burst(Tally(scenario))
+    with counting_endpoint(0.05) as endpoint:
+        workflow = workflow_of(
+            owner,
+            [
+                node("start", "trigger", {"source": "webhook"}),
+                jsonata("shape", "trigger.data.n * 2"),
+                http("call", endpoint.url),
+                jsonata("after", "nodes.shape.result + 1"),
+            ],
+            [edge("start", "shape"), edge("shape", "call"), edge("call", "after")],
+        )
+        workers.start("w0")
+        workers.start("w1")
+        stop = threading.Event()
+        start_reconciler_thread(RECONCILE_EVERY_S, stop=stop)
+        calling = threading.Event()
+        calling.set()
+
+        def call(api: str, first: int) -> None:
+            with httpx.Client(base_url=api, timeout=client_timeout_s) as client:
+                n = first
+                while calling.is_set():
+                    began = time.monotonic()
+                    try:
+                        response = client.post(f"/hooks/{workflow.webhook_token}", json={"n": n})
+                    except httpx.HTTPError as error:
+                        burst.answers[type(error).__name__] += 1
+                        continue
+                    finally:
+                        burst.slowest_s = max(burst.slowest_s, time.monotonic() - began)
+                    burst.answers[response.status_code] += 1
+                    if response.status_code == 202:
+                        burst.accepted.append(response.json()["executionId"])
+                    elif len(burst.bodies) < 5:
+                        burst.bodies.append(f"{response.status_code} {response.text[:300]}")
+                    n += BURST_CLIENTS
+                    time.sleep(BURST_PAUSE_S)
+
+        try:
+            with serve_api(create_api()) as api:
+                callers = [
+                    threading.Thread(target=call, args=(api, first))
+                    for first in range(BURST_CLIENTS)
+                ]
+                for caller in callers:
+                    caller.start()
+                time.sleep(BURST_BEFORE_S)
+                outage()
+                time.sleep(BURST_AFTER_S)
+                calling.clear()
+                for caller in callers:
+                    caller.join()
+                burst.final = wait_all_finished(burst.accepted, timeout=FINISH_S)
+        finally:
+            stop.set()
+
+        logged = success_lines(burst.accepted)
+        calls = {i: endpoint.calls(i, "call") for i in burst.accepted}
+    burst.tally.duplicates = sum(n - 1 for n in logged.values() if n > 1) + sum(
+        n - 1 for n in calls.values() if n > 1
+    )
+    burst.repeated = [key for key, n in logged.items() if n > 1] + [
+        (i, "call", n) for i, n in calls.items() if n > 1
+    ]
+    burst.tally.count(burst.final, burst.accepted)
+    slowest = round(burst.slowest_s, 2)
+    burst.tally.notes = {"answers": dict(burst.answers), "slowest answer s": slowest}
+    burst.tally.report(capsys)
+    return burst

@@ -13,119 +13,37 @@ staleness rules otherwise).
 
 from __future__ import annotations
 
-import collections
-import threading
 import time
 
-import httpx
 import pytest
 
-from tests.api.conftest import serve as serve_api
-from tests.chaos.harness import (
-    Tally,
-    counting_endpoint,
-    describe,
-    success_lines,
-    wait_all_finished,
-)
-from tests.engine.helpers import edge, jsonata, node
-from tests.engine.test_crash import Stack, Workers, http, workflow_of
-from workfuse.api.app import create_api
-from workfuse.engine.reconciler import start_reconciler_thread
-from workfuse.engine.state import TERMINAL
+from tests.chaos.harness import webhook_burst
+from tests.engine.test_crash import Stack, Workers
 from workfuse.models import User
 
 pytestmark = pytest.mark.postgres
 
-CLIENTS = 4  #: concurrent webhook callers
-PAUSE_S = 0.15  #: seconds each caller waits between its calls
-BEFORE_S = 3.0  #: seconds of calls before Redis stops
 DOWN_S = 10.0  #: seconds Redis is down
-AFTER_S = 3.0  #: seconds of calls after it is back
-RECONCILE_EVERY_S = 2.0  #: the app's reconciler interval (60 s), compressed
-FINISH_S = 60.0  #: seconds the accepted executions may take after the burst
-NODES = ("start", "shape", "call", "after")
 
 
 def test_webhooks_across_a_redis_outage_are_stored_or_refused_and_all_run(
     stack: Stack, workers: Workers, owner: User, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    tally = Tally("redis down 10 s during a webhook burst")
-    with counting_endpoint(0.05) as endpoint:
-        # Given: a webhook workflow, two worker processes, the API and its reconciler
-        workflow = workflow_of(
-            owner,
-            [
-                node("start", "trigger", {"source": "webhook"}),
-                jsonata("shape", "trigger.data.n * 2"),
-                http("call", endpoint.url),
-                jsonata("after", "nodes.shape.result + 1"),
-            ],
-            [edge("start", "shape"), edge("shape", "call"), edge("call", "after")],
-        )
-        workers.start("w0")
-        workers.start("w1")
-        stop = threading.Event()
-        start_reconciler_thread(RECONCILE_EVERY_S, stop=stop)
-        answers: collections.Counter[int | str] = collections.Counter()
-        accepted: list[str] = []
-        slowest = [0.0]
-        bodies: list[str] = []
-        calling = threading.Event()
-        calling.set()
+    # Given: a webhook workflow, two worker processes, the API and its reconciler
+    # When: Redis stops for 10 s in the middle of a burst of calls
+    def outage() -> None:
+        stack.redis.stop()
+        time.sleep(DOWN_S)
+        stack.redis.start()
 
-        def call(api: str, first: int) -> None:
-            with httpx.Client(base_url=api, timeout=30) as client:
-                n = first
-                while calling.is_set():
-                    began = time.monotonic()
-                    try:
-                        response = client.post(f"/hooks/{workflow.webhook_token}", json={"n": n})
-                    except httpx.HTTPError as error:
-                        answers[type(error).__name__] += 1
-                        continue
-                    slowest[0] = max(slowest[0], time.monotonic() - began)
-                    answers[response.status_code] += 1
-                    if response.status_code == 202:
-                        accepted.append(response.json()["executionId"])
-                    elif len(bodies) < 5:
-                        bodies.append(f"{response.status_code} {response.text[:300]}")
-                    n += CLIENTS
-                    time.sleep(PAUSE_S)
+    burst = webhook_burst(
+        "redis down 10 s during a webhook burst",
+        owner,
+        workers,
+        outage,
+        client_timeout_s=30,
+        capsys=capsys,
+    )
 
-        try:
-            with serve_api(create_api()) as api:
-                callers = [
-                    threading.Thread(target=call, args=(api, first)) for first in range(CLIENTS)
-                ]
-                for caller in callers:
-                    caller.start()
-                # When: Redis stops for 10 s in the middle of the burst
-                time.sleep(BEFORE_S)
-                stack.redis.stop()
-                time.sleep(DOWN_S)
-                stack.redis.start()
-                time.sleep(AFTER_S)
-                calling.clear()
-                for caller in callers:
-                    caller.join()
-                # Then: every accepted execution finishes
-                final = wait_all_finished(accepted, timeout=FINISH_S)
-        finally:
-            stop.set()
-
-        # And: no node ran twice
-        logged = success_lines(accepted)
-        calls = collections.Counter(
-            {i: endpoint.calls(i, "call") for i in accepted if endpoint.calls(i, "call") != 1}
-        )
-        tally.duplicates = sum(n - 1 for n in logged.values() if n > 1) + sum(
-            n - 1 for n in calls.values() if n > 1
-        )
-    tally.count(final, accepted)
-    tally.notes = {"answers": dict(answers), "slowest answer s": round(slowest[0], 2)}
-    tally.report(capsys)
-    assert set(answers) <= {202, 503}, (answers, bodies)
-    assert tally.lost == 0, describe(i for i in accepted if final.get(i) not in TERMINAL)
-    assert tally.duplicates == 0, (calls, [k for k, n in logged.items() if n > 1])
-    assert tally.completed == len(accepted)
+    # Then: every call was stored (202) or refused (503), and every stored one ran once
+    burst.check()
