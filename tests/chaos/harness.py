@@ -56,6 +56,7 @@ from workfuse.models import (
     NodeRun,
     NodeRunStatus,
     User,
+    Workflow,
 )
 from workfuse.settings import get_settings
 
@@ -431,6 +432,20 @@ class Burst:
         assert self.tally.completed == len(self.accepted)
 
 
+def webhook_workflow(owner: User, endpoint: CountingEndpoint) -> Workflow:
+    """webhook -> shape (JSONata) -> call (HTTP to ``endpoint``) -> after (JSONata)."""
+    return workflow_of(
+        owner,
+        [
+            node("start", "trigger", {"source": "webhook"}),
+            jsonata("shape", "trigger.data.n * 2"),
+            http("call", endpoint.url),
+            jsonata("after", "nodes.shape.result + 1"),
+        ],
+        [edge("start", "shape"), edge("shape", "call"), edge("call", "after")],
+    )
+
+
 def webhook_burst(
     scenario: str,
     owner: User,
@@ -447,16 +462,7 @@ def webhook_burst(
     has finished and prints the scenario's line."""
     burst = Burst(Tally(scenario))
     with counting_endpoint(0.05) as endpoint:
-        workflow = workflow_of(
-            owner,
-            [
-                node("start", "trigger", {"source": "webhook"}),
-                jsonata("shape", "trigger.data.n * 2"),
-                http("call", endpoint.url),
-                jsonata("after", "nodes.shape.result + 1"),
-            ],
-            [edge("start", "shape"), edge("shape", "call"), edge("call", "after")],
-        )
+        workflow = webhook_workflow(owner, endpoint)
         workers.start("w0")
         workers.start("w1")
         stop = threading.Event()

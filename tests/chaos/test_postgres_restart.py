@@ -38,9 +38,9 @@ from tests.chaos.harness import (
     statuses,
     success_lines,
     wait_all_finished,
+    webhook_workflow,
 )
-from tests.engine.helpers import edge, jsonata, node
-from tests.engine.test_crash import PrivateRedis, Stack, Workers, http, workflow_of
+from tests.engine.test_crash import PrivateRedis, Stack, Workers
 from workfuse.api.app import create_api
 from workfuse.db import upgrade_database
 from workfuse.db_types import utcnow
@@ -86,16 +86,7 @@ def test_executions_survive_a_postgres_restart_and_nobody_restarts_the_workers(
     tally = Tally("postgres down 4 s during a run")
     with counting_endpoint(0.3) as endpoint:
         # Given: a webhook workflow, two worker processes, the API and its reconciler
-        workflow = workflow_of(
-            owner,
-            [
-                node("start", "trigger", {"source": "webhook"}),
-                jsonata("shape", "trigger.data.n * 2"),
-                http("call", endpoint.url),
-                jsonata("after", "nodes.shape.result + 1"),
-            ],
-            [edge("start", "shape"), edge("shape", "call"), edge("call", "after")],
-        )
+        workflow = webhook_workflow(owner, endpoint)
         workers.start("w0")
         workers.start("w1")
         stop = threading.Event()
