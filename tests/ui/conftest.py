@@ -73,7 +73,7 @@ class RunningApp:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Every test that needs the running app is marked ``browser``: the scaled setup's
     run (``-m browser``) selects tests by that marker, so one without it would be
-    tested on the embedded setup only."""
+    tested on the embedded setup only. Tests marked ``restarts_app`` go last."""
     unmarked = [
         item.nodeid
         for item in items
@@ -84,6 +84,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         raise pytest.UsageError(
             "these tests use the running app but are not marked `browser`: " + ", ".join(unmarked)
         )
+    # Tests that restart the session's app run last: the others expect the app as the
+    # session started it (the first-run test, for one, expects no account yet).
+    items.sort(key=lambda item: item.get_closest_marker("restarts_app") is not None)
 
 
 def _free_port() -> int:

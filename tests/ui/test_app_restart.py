@@ -37,7 +37,7 @@ from tests.ui.test_executions_pages import START, create, edge, node, run
 from workfuse.db import get_engine
 from workfuse.models import Execution, ExecutionLog, ExecutionStatus
 
-pytestmark = [pytest.mark.browser, pytest.mark.timeout(900)]
+pytestmark = [pytest.mark.browser, pytest.mark.restarts_app, pytest.mark.timeout(900)]
 
 WAIT_MS = 30_000
 #: ms for the restarted app to show the final state (the run resumes on embedded).
