@@ -211,6 +211,7 @@ HANDLERS: dict[str, Acts | Anyone | Local] = {
             "clear_filters",
             "older",
             "newer",
+            "watch",
         )
     },
     "ExecutionsState.setvar": SETVAR,
@@ -694,6 +695,7 @@ def test_probes_cover_every_handler_that_takes_an_id() -> None:
             f"ExecutionsState.{name}": "the same _fetch; the cursor only pages the user's list"
             for name in ("older", "newer")
         },
+        "ExecutionsState.watch": "background; the same _fetch of the page the tab shows",
     }
     by_id = {
         "get_workflow", "set_active", "run_workflow", "export_workflow", "delete_workflow",

@@ -245,6 +245,24 @@ def test_the_list_filters_by_workflow_status_and_time_and_pages_back(
     expect(rows.filter(has_text="Paged")).to_have_count(PAGE_SIZE, timeout=WAIT_MS)
 
 
+def test_the_list_follows_a_running_execution_to_its_end(
+    running_app: RunningApp, signed_in_page: Page, api: httpx.Client
+) -> None:
+    # Given: a run of about ten seconds, shown in the list of its workflow
+    workflow_id = create(api, "Listed while running", SLOW_CHAIN)
+    execution_id = run(api, workflow_id)
+    page = signed_in_page
+    page.goto(f"{running_app.url}/executions?workflow={workflow_id}")
+    row = page.locator(".execution-row").filter(has=page.locator(f'a[href$="{execution_id}"]'))
+    expect(row).to_contain_text("running", timeout=WAIT_MS)
+    page.evaluate("window.__sameDocument = true")
+
+    # When: the run ends, Then the same page (no reload) shows it completed
+    expect(row).to_contain_text("completed", timeout=WAIT_MS)
+    assert page.evaluate("window.__sameDocument === true"), "the page was reloaded"
+    assert wait_ended(api, execution_id) == "COMPLETED"
+
+
 def test_a_failed_run_shows_its_timeline_and_retries_from_the_failed_node(
     running_app: RunningApp, signed_in_page: Page, api: httpx.Client
 ) -> None:

@@ -8,7 +8,9 @@ Handlers only call services, as the signed-in user; a refusal is shown as its me
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -38,6 +40,8 @@ from workfuse.ui.session_state import SessionState
 
 PAGE_SIZE = 20  #: executions per page of the list
 MAX_WORKFLOW_OPTIONS = 500  #: workflows offered in the list's filter (most recently updated)
+LIST_REFRESH_S = 2.0  #: seconds between two reads of a shown list page with unfinished runs
+LIST_WATCH_MAX_S = 15 * 60.0  #: seconds one watch of the list lasts at most (a closed tab)
 ALL = "ALL"
 STATUS_FILTERS = [ALL, *(status.value for status in ExecutionStatus)]
 
@@ -178,6 +182,9 @@ class ExecutionsState(SessionState):
     _cursors: list[str] = []  #: the cursor of each page after the first, as walked so far
     _next_cursor: str = ""
     _since: datetime | None = None
+    #: Unix time until which a :meth:`watch` loop holds this tab's watch (renewed each
+    #: pass, so a loop that died with its process frees it within seconds).
+    _watch_lease: float = 0.0
 
     @rx.var
     def has_rows(self) -> bool:
@@ -200,7 +207,7 @@ class ExecutionsState(SessionState):
         self.workflow_filter = str(params.get("workflow", "")) or ALL
         time_range = str(params.get("range", DEFAULT_RANGE))
         self.range_filter = time_range if time_range in _RANGE_DELTAS else DEFAULT_RANGE
-        return self._first_page(with_workflows=True)
+        return self._first_page(with_workflows=True) or ExecutionsState.watch
 
     def set_status_filter(self, value: str) -> EventSpec | list[EventSpec]:
         self.status_filter = value if value in STATUS_FILTERS else ALL
@@ -225,7 +232,8 @@ class ExecutionsState(SessionState):
         if redirect is not None:
             return redirect
         address = json.dumps(self._filters_url())
-        return [rx.call_script(f"window.history.replaceState(null, '', {address})")]
+        replace = rx.call_script(f"window.history.replaceState(null, '', {address})")
+        return [replace, ExecutionsState.watch]
 
     def _filters_url(self) -> str:
         """``/executions`` with the filters that differ from the defaults as its query."""
@@ -245,14 +253,44 @@ class ExecutionsState(SessionState):
         if not self._next_cursor:
             return None
         self._cursors = [*self._cursors, self._next_cursor]
-        return self._fetch()
+        return self._fetch() or ExecutionsState.watch
 
     def newer(self) -> EventSpec | None:
         """The page before (or the first, newest page)."""
         if not self._cursors:
             return None
         self._cursors = self._cursors[:-1]
-        return self._fetch()
+        return self._fetch() or ExecutionsState.watch
+
+    @rx.event(background=True)  # type: ignore[operator]
+    async def watch(self) -> EventSpec | None:
+        """While the page shown has unfinished executions, read it again every
+        :data:`LIST_REFRESH_S`, so their statuses and durations follow the runs. Ends
+        when none is left, when the tab shows another page, or after
+        :data:`LIST_WATCH_MAX_S` (the next page change or filter starts it again);
+        one loop per tab."""
+        async with self:
+            if time.time() < self._watch_lease or not self._has_unfinished():
+                return None
+            self._watch_lease = time.time() + 3 * LIST_REFRESH_S
+        try:
+            deadline = time.monotonic() + LIST_WATCH_MAX_S
+            while time.monotonic() < deadline:
+                await asyncio.sleep(LIST_REFRESH_S)
+                async with self:
+                    if self.router.url.path.rstrip("/") != routes.EXECUTIONS:
+                        return None
+                    self._watch_lease = time.time() + 3 * LIST_REFRESH_S
+                    redirect = self._fetch()
+                    if redirect is not None or not self._has_unfinished():
+                        return redirect
+            return None
+        finally:
+            async with self:
+                self._watch_lease = 0.0
+
+    def _has_unfinished(self) -> bool:
+        return any(row.status in _ACTIVE for row in self.rows)
 
     def _first_page(self, *, with_workflows: bool = False) -> EventSpec | None:
         delta = _RANGE_DELTAS.get(self.range_filter)
