@@ -272,6 +272,45 @@ def test_cancel_during_a_retry_wait_stops_the_execution(
     assert runs["call"].status is NodeRunStatus.RETRYING
 
 
+def test_cancelled_while_one_call_runs_the_next_call_never_happens(
+    engine: str, session: Session, user: User, allow_loopback: None
+) -> None:
+    # Given: first (HTTP) -> second (HTTP), and a server that holds the first call
+    # until the test has cancelled the execution
+    cancelled = threading.Event()
+
+    def first(request: Request) -> Response:
+        cancelled.wait(10)
+        return Response.json({"ok": True})
+
+    routes = {"GET /first": first, "GET /second": lambda request: Response.json({})}
+    with serve(routes) as server:
+        workflow = make_workflow(
+            session,
+            user,
+            [
+                node("start", "trigger", {}),
+                node("first", "http", {"url": f"{server.url}/first"}),
+                node("second", "http", {"url": f"{server.url}/second"}),
+            ],
+            [edge("start", "first"), edge("first", "second")],
+        )
+        execution_id = start(session, workflow)
+        wait_node_status(execution_id, "first", NodeRunStatus.RUNNING)
+
+        # When: it is cancelled while the first call is in flight
+        cancel_execution(session=session, user=user, execution_id=execution_id)
+        cancelled.set()
+
+        # Then: the first call's result is kept, and the second call is never made
+        wait_node_status(execution_id, "first", NodeRunStatus.SUCCEEDED)
+        time.sleep(1.0)
+        execution, runs = wait_for(execution_id)
+        assert execution.status is ExecutionStatus.CANCELLED
+        assert "second" not in runs
+        assert [request.path for request in server.requests] == ["/first"]
+
+
 def test_retry_from_the_failed_node_reuses_completed_outputs(
     engine: str, session: Session, user: User, flaky: LocalServer
 ) -> None:

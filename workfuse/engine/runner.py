@@ -59,6 +59,7 @@ log = logging.getLogger(__name__)
 
 NODE_TIMEOUT_S = 600.0  #: seconds, the most one attempt of any node may take
 CANCEL_CHECK_S = 0.1  #: seconds between cancellation checks while pure nodes run
+NOT_READ = object()  #: a status not read (as against None: the execution is gone)
 HEARTBEAT_S = 10.0  #: seconds between heartbeats while a side-effecting node runs
 CHECKPOINT_S = 0.2  #: seconds the results of finished pure nodes may wait to be written
 
@@ -155,6 +156,8 @@ class ExecutionRunner:
         self.env: dict[str, str] = {}
         self.started = utcnow()
         self._last_cancel_check = time.monotonic()  # the status was read when it began
+        #: The status the last checkpoint read (None: the execution is gone) or NOT_READ.
+        self._status_read_by_flush: object = NOT_READ
 
     # --- the loop ---------------------------------------------------------------------
 
@@ -183,6 +186,7 @@ class ExecutionRunner:
                 last_beat = time.monotonic()
 
     async def _run(self, plan: ExecutionPlan) -> None:
+        known_status: object = NOT_READ
         finished = {node_id for node_id, run in self.runs.items() if run.status in DONE}
         skipped = {n for n, run in self.runs.items() if run.status is NodeRunStatus.SKIPPED}
         while True:
@@ -204,8 +208,9 @@ class ExecutionRunner:
                     skipped.add(node_id)
             if not live:
                 continue
-            if self._waiting_for_retry(live) or self._cancelled(live):
+            if self._waiting_for_retry(live) or self._cancelled(live, known_status):
                 return
+            known_status = NOT_READ
             try:
                 if len(live) == 1:  # the common case: no task to schedule
                     outcomes = [await self._attempt(live[0])]
@@ -222,6 +227,7 @@ class ExecutionRunner:
                     finished.add(outcome.node.id)
             if failed or any(outcome.node.spec.side_effects for outcome in outcomes):
                 self._flush()
+                known_status = self._status_read_by_flush  # the next check needs no read
             if failed:
                 self._handle_failures(failed)
                 return
@@ -315,16 +321,21 @@ class ExecutionRunner:
                     return True
         return False
 
-    def _cancelled(self, nodes: list[NodePlan]) -> bool:
+    def _cancelled(self, nodes: list[NodePlan], known_status: object = NOT_READ) -> bool:
+        """Has the execution been cancelled (or deleted)? ``known_status``: its status as
+        the checkpoint that just ended the previous batch read it (nothing ran since),
+        so no transaction of its own is needed; :data:`NOT_READ` reads it now."""
         side_effects = any(node.spec.side_effects for node in nodes)
         now = time.monotonic()
         if not side_effects and now - self._last_cancel_check < CANCEL_CHECK_S:
             return False
         self._last_cancel_check = now
-        with session_scope() as session:
-            status = session.execute(
-                sa.select(col(Execution.status)).where(col(Execution.id) == self.execution_id)
-            ).scalar_one_or_none()
+        status = known_status
+        if status is NOT_READ:
+            with session_scope() as session:
+                status = session.execute(
+                    sa.select(col(Execution.status)).where(col(Execution.id) == self.execution_id)
+                ).scalar_one_or_none()
         if status is None or status in TERMINAL:
             self._flush()
             return True
@@ -400,9 +411,8 @@ class ExecutionRunner:
 
     def _beat(self) -> None:
         with session_scope() as session:
-            session.connection().execute(
-                _HEARTBEAT, {"execution_id": self.execution_id, "now": utcnow()}
-            )
+            beat = {"execution_id": self.execution_id, "now": utcnow()}
+            session.connection().execute(_HEARTBEAT, beat).all()  # (RETURNING read out)
 
     def _token_sink(self, node_id: str) -> Callable[[str], Any]:
         """Publishes a streaming node's text as it comes, redacted across pieces (the
@@ -488,6 +498,7 @@ class ExecutionRunner:
         """Write the pending node runs and log lines, and a heartbeat or the status
         change to ``target`` (with ``values``), in one transaction. Returns whether the
         status change happened (True when there was none to make)."""
+        self._status_read_by_flush = NOT_READ
         if not self.pending and not self.pending_logs and target is None:
             return True
         runs, self.pending = list(self.pending.values()), {}
@@ -502,7 +513,8 @@ class ExecutionRunner:
                 connection.execute(_LOG_INSERT, logs)
             if target is not None:
                 return transition(session, self.execution_id, target, **values)
-            connection.execute(_HEARTBEAT, {"execution_id": self.execution_id, "now": utcnow()})
+            beat = {"execution_id": self.execution_id, "now": utcnow()}
+            self._status_read_by_flush = connection.execute(_HEARTBEAT, beat).scalar_one_or_none()
         return True
 
     def _claim(self, run: _Run, seen_attempt: int) -> bool:
@@ -579,6 +591,7 @@ _HEARTBEAT = (
     sa.update(Execution)
     .where(col(Execution.id) == sa.bindparam("execution_id"))
     .values(heartbeat_at=sa.bindparam("now"))
+    .returning(col(Execution.status))  # no row: the execution was deleted
 )
 _UPSERTS: dict[str, Any] = {}
 _INSERTS: dict[str, Any] = {}
