@@ -345,6 +345,16 @@ def busy_javascript(node_id: str, milliseconds: int) -> dict[str, Any]:
     return node(node_id, "transform", {"language": "javascript", "code": code, "timeout": 10_000})
 
 
+def start_manual(workflow: Workflow) -> str:
+    """A manual run of ``workflow``, stored and sent (as "Run now" does); its id."""
+    with session_scope() as session:
+        return start_execution(
+            session=session,
+            workflow=session.merge(workflow),
+            trigger={"source": "manual", "data": {}, "headers": {}},
+        ).id
+
+
 def store_pending(workflow: Workflow, data: Any = None) -> str:
     """A PENDING execution stored without its message (the test sends it)."""
     with session_scope() as session:
@@ -482,12 +492,7 @@ def test_a_worker_killed_during_an_http_call_is_finished_by_another(
         [edge("start", "charge"), edge("charge", "slow"), edge("slow", "done")],
     )
     first = workers.start("first")
-    with session_scope() as session:
-        execution_id = start_execution(
-            session=session,
-            workflow=session.merge(workflow),
-            trigger={"source": "manual", "data": {}, "headers": {}},
-        ).id
+    execution_id = start_manual(workflow)
 
     # When: the worker is SIGKILLed while the slow call is in flight
     endpoint.wait_for_call("/slow")
@@ -545,12 +550,7 @@ def test_a_stopped_worker_waits_its_grace_then_leaves_the_run_to_another(
         [edge("start", "slow")],
     )
     worker = workers.start("graceful", env={"WORKFUSE_SHUTDOWN_GRACE_SECONDS": "1"})
-    with session_scope() as session:
-        execution_id = start_execution(
-            session=session,
-            workflow=session.merge(workflow),
-            trigger={"source": "manual", "data": {}, "headers": {}},
-        ).id
+    execution_id = start_manual(workflow)
     endpoint.wait_for_call("/slow")
 
     # When: it is asked to stop (SIGTERM, as a service manager does)
