@@ -11,7 +11,6 @@ from __future__ import annotations
 import collections
 import contextlib
 import os
-import secrets
 import subprocess
 import threading
 import time
@@ -27,13 +26,12 @@ import sqlalchemy as sa
 from dramatiq import Message
 from dramatiq.brokers.redis import DEFAULT_HEARTBEAT_TIMEOUT, MAINTENANCE_SCALE, RedisBroker
 from dramatiq.common import current_millis
-from sqlmodel import SQLModel, col, func, select
+from sqlmodel import col, func, select
 
 from tests.api.conftest import serve as serve_api
 from tests.engine.helpers import edge, jsonata, node
 from tests.engine.test_crash import (
     READY_S,
-    PrivateRedis,
     Stack,
     Worker,
     Workers,
@@ -44,7 +42,7 @@ from tests.engine.test_crash import (
 from tests.support.local_server import LocalServer, Request, Response
 from tests.support.local_server import serve as serve_http
 from workfuse.api.app import create_api
-from workfuse.db import get_engine, session_scope
+from workfuse.db import session_scope
 from workfuse.db_types import utcnow
 from workfuse.engine import broker
 from workfuse.engine.reconciler import reconcile, start_reconciler_thread
@@ -58,41 +56,8 @@ from workfuse.models import (
     User,
     Workflow,
 )
-from workfuse.settings import get_settings
 
 S = ExecutionStatus
-
-
-# --- the stack: PostgreSQL + a private Redis, for this process and its workers -----------
-
-
-@contextlib.contextmanager
-def stack_on(
-    database_url: str, redis_server: PrivateRedis, data_dir: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Stack]:
-    """This process (and the workers it starts) configured for ``database_url`` and the
-    private Redis, under a broker namespace of its own; every table emptied afterwards
-    (the database may be unreachable by then: a private cluster is thrown away)."""
-    namespace = f"workfuse-chaos-{secrets.token_hex(4)}"
-    env = {
-        "WORKFUSE_DATABASE_URL": database_url,
-        "WORKFUSE_REDIS_URL": redis_server.url,
-        "WORKFUSE_BROKER_NAMESPACE": namespace,
-        "WORKFUSE_DATA_DIR": str(data_dir),
-        "WORKFUSE_EGRESS_ALLOW": "127.0.0.1/32",
-    }
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    get_settings.cache_clear()
-    broker.reset_engine()
-    try:
-        yield Stack(database_url, redis_server, namespace, env)
-    finally:
-        broker.reset_engine()
-        get_settings.cache_clear()
-        with contextlib.suppress(sa.exc.OperationalError), get_engine(database_url).begin() as db:
-            for table in reversed(SQLModel.metadata.sorted_tables):
-                db.execute(table.delete())
 
 
 # --- a private PostgreSQL cluster -----------------------------------------------------

@@ -34,13 +34,12 @@ from tests.chaos.harness import (
     counting_endpoint,
     describe,
     finished_at,
-    stack_on,
     statuses,
     success_lines,
     wait_all_finished,
     webhook_workflow,
 )
-from tests.engine.test_crash import PrivateRedis, Stack, Workers
+from tests.engine.test_crash import PrivateRedis, Stack, Workers, stack_on
 from workfuse.api.app import create_api
 from workfuse.db import upgrade_database
 from workfuse.db_types import utcnow

@@ -152,6 +152,36 @@ class Stack:
         return f"{self.namespace}:{name}"
 
 
+@contextlib.contextmanager
+def stack_on(
+    database_url: str, redis_server: PrivateRedis, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Stack]:
+    """This process (and the workers it starts) configured for ``database_url`` (migrated)
+    and the private Redis, under a broker namespace of its own; every table emptied
+    afterwards (the database may be unreachable by then: a private cluster is thrown
+    away)."""
+    namespace = f"workfuse-crash-{secrets.token_hex(4)}"
+    env = {
+        "WORKFUSE_DATABASE_URL": database_url,
+        "WORKFUSE_REDIS_URL": redis_server.url,
+        "WORKFUSE_BROKER_NAMESPACE": namespace,
+        "WORKFUSE_DATA_DIR": str(data_dir),
+        "WORKFUSE_EGRESS_ALLOW": "127.0.0.1/32",
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    broker.reset_engine()
+    try:
+        yield Stack(database_url, redis_server, namespace, env)
+    finally:
+        broker.reset_engine()
+        get_settings.cache_clear()
+        with contextlib.suppress(sa.exc.OperationalError), get_engine(database_url).begin() as db:
+            for table in reversed(SQLModel.metadata.sorted_tables):
+                db.execute(table.delete())
+
+
 @pytest.fixture
 def stack(
     postgres_url: str,
@@ -160,31 +190,12 @@ def stack(
     monkeypatch: pytest.MonkeyPatch,
     _migrated: set[str],
 ) -> Iterator[Stack]:
-    """This process (and the workers it starts) configured for PostgreSQL and the
-    private Redis under a namespace of its own; every table emptied afterwards."""
+    """The run's PostgreSQL database (migrated once) and this test's private Redis."""
     if postgres_url not in _migrated:
         upgrade_database(postgres_url)
         _migrated.add(postgres_url)
-    namespace = f"workfuse-crash-{secrets.token_hex(4)}"
-    env = {
-        "WORKFUSE_DATABASE_URL": postgres_url,
-        "WORKFUSE_REDIS_URL": private_redis.url,
-        "WORKFUSE_BROKER_NAMESPACE": namespace,
-        "WORKFUSE_DATA_DIR": str(tmp_path / "data"),
-        "WORKFUSE_EGRESS_ALLOW": "127.0.0.1/32",
-    }
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    get_settings.cache_clear()
-    broker.reset_engine()
-    try:
-        yield Stack(postgres_url, private_redis, namespace, env)
-    finally:
-        broker.reset_engine()
-        get_settings.cache_clear()
-        with get_engine(postgres_url).begin() as connection:
-            for table in reversed(SQLModel.metadata.sorted_tables):
-                connection.execute(table.delete())
+    with stack_on(postgres_url, private_redis, tmp_path / "data", monkeypatch) as stack:
+        yield stack
 
 
 # --- worker processes ---------------------------------------------------------------
