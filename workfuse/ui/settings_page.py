@@ -6,7 +6,7 @@ import reflex as rx
 from reflex.vars import ObjectVar
 
 from workfuse.ai.providers import PROVIDERS
-from workfuse.ui.form_parts import error_callout, field
+from workfuse.ui.form_parts import confirm_dialog, error_callout, field
 from workfuse.ui.layout import page
 from workfuse.ui.settings_state import (
     NEW_TOKEN,
@@ -234,25 +234,14 @@ def new_token_dialog() -> rx.Component:
 
 
 def revoke_dialog() -> rx.Component:
-    return rx.alert_dialog.root(
-        rx.alert_dialog.content(
-            rx.alert_dialog.title("Revoke ", SettingsState.revoke_name, "?"),
-            rx.alert_dialog.description(
-                "Scripts that use this token are refused at once. This cannot be undone.",
-                size="2",
-                color=rx.color("gray", 11),
-            ),
-            rx.hstack(
-                rx.alert_dialog.cancel(rx.button("Cancel", variant="soft", color_scheme="gray")),
-                rx.button("Revoke token", color_scheme="red", on_click=SettingsState.revoke),
-                justify="end",
-                spacing="3",
-                margin_top="1.25em",
-            ),
-            max_width="440px",
-        ),
+    return confirm_dialog(
+        title=("Revoke ", SettingsState.revoke_name, "?"),
+        message="Scripts that use this token are refused at once. This cannot be undone.",
+        action="Revoke token",
+        on_action=SettingsState.revoke,
         open=SettingsState.revoke_open,
         on_open_change=SettingsState.set_revoke_open,
+        max_width="440px",
     )
 
 
