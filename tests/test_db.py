@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import psycopg
 import pytest
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
+import workfuse.db
 from workfuse.db import alembic_config, get_engine, session_scope
 from workfuse.models import User
 
@@ -90,6 +92,59 @@ def test_session_scope_objects_stay_usable_after_commit(database_url: str) -> No
     # When / Then: its attributes are readable without a session (no expiry on commit)
     assert user.email == "after@example.com"
     assert user.id
+
+
+def _backend_pid(url: str) -> int:
+    with get_engine(url).connect() as connection:
+        return int(connection.execute(sa.text("SELECT pg_backend_pid()")).scalar_one())
+
+
+def _count_pings(url: str, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    dialect = get_engine(url).dialect
+    pings: list[int] = []
+    real_ping = dialect.do_ping
+
+    def counting_ping(dbapi_connection: object) -> bool:
+        pings.append(1)
+        return real_ping(dbapi_connection)
+
+    monkeypatch.setattr(dialect, "do_ping", counting_ping)
+    return pings
+
+
+@pytest.mark.postgres
+def test_a_busy_postgres_connection_is_not_pinged_before_each_transaction(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given: a pooled connection just used
+    pid = _backend_pid(postgres_url)
+    pings = _count_pings(postgres_url, monkeypatch)
+
+    # When: transactions follow each other at once
+    pids = {_backend_pid(postgres_url) for _ in range(20)}
+
+    # Then: the same connection serves them, without a ping round trip each
+    assert pids == {pid}
+    assert pings == []
+
+
+@pytest.mark.postgres
+def test_a_postgres_connection_killed_while_idle_is_replaced_without_an_error(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given: the engine's one pooled connection, idle long enough to be pinged
+    get_engine(postgres_url).dispose()
+    dead = _backend_pid(postgres_url)
+    monkeypatch.setattr(workfuse.db, "PING_IDLE_AFTER_S", 0.0)
+    pings = _count_pings(postgres_url, monkeypatch)
+
+    # When: the server ends it while it sits in the pool
+    with psycopg.connect(postgres_url.replace("+psycopg", ""), autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s, 5000)", (dead,))
+
+    # Then: the next transaction pings it, finds it dead and runs on a new connection
+    assert _backend_pid(postgres_url) != dead
+    assert pings == [1]
 
 
 def test_alembic_config_keeps_percent_encoded_passwords() -> None:

@@ -4,11 +4,20 @@ One engine per database URL per process. SQLite gets foreign keys switched on (s
 cascades work as on PostgreSQL), WAL journaling and a busy timeout, so the app and
 the in-process workers can share the file; inside one process its writers queue on a
 lock instead of SQLite's sleeping busy handler (:mod:`workfuse.sqlite_lock`).
+
+PostgreSQL connections are pooled (most recently used first) and pinged on checkout
+only when they sat idle in the pool for :data:`PING_IDLE_AFTER_S` or longer: a busy
+engine runs back-to-back transactions, and a ping before each one was a round trip
+of its own (about 0.1 ms, a quarter of a short transaction). Limit: a connection
+used less than that before the database restarted fails once; that error (a 503 from
+the API, a retried message in a worker) makes the pool replace every connection
+opened before it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
@@ -22,6 +31,8 @@ from workfuse.sqlite_lock import SerializedWritesConnection
 
 SQLITE_BUSY_TIMEOUT = 30  #: seconds a SQLite writer waits for the lock
 ALEMBIC_DIR = Path(__file__).resolve().parent.parent / "alembic"
+PING_IDLE_AFTER_S = 1.0  #: seconds in the pool after which a connection is pinged on checkout
+_IDLE_SINCE = "workfuse_idle_since"  #: key in a pooled connection's info
 
 
 def _enable_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -49,7 +60,31 @@ def _engine_for(url: str) -> sa.Engine:
         engine = sa.create_engine(url, connect_args=connect_args)
         sa.event.listen(engine, "connect", _enable_sqlite_pragmas)
         return engine
-    return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    engine = sa.create_engine(url, pool_size=10, max_overflow=20, pool_use_lifo=True)
+    sa.event.listen(engine, "checkin", _note_idle)
+    sa.event.listen(engine, "checkout", _idle_pinger(engine.dialect))
+    return engine
+
+
+def _note_idle(_dbapi_connection: Any, record: Any) -> None:
+    record.info[_IDLE_SINCE] = time.monotonic()
+
+
+def _idle_pinger(dialect: sa.Dialect) -> Callable[[Any, Any, Any], None]:
+    """The checkout hook: ping a connection that sat in the pool
+    :data:`PING_IDLE_AFTER_S` or longer (a new one is not pinged); a dead one makes the
+    pool replace it and every connection opened before it."""
+
+    def ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get(_IDLE_SINCE)
+        if idle_since is None or time.monotonic() - idle_since < PING_IDLE_AFTER_S:
+            return
+        try:
+            dialect.do_ping(dbapi_connection)
+        except Exception as error:
+            raise sa.exc.InvalidatePoolError(f"connection lost while idle: {error}") from error
+
+    return ping_if_idle
 
 
 @contextmanager

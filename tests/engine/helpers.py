@@ -43,6 +43,28 @@ def make_workflow(
     return workflow
 
 
+def stored_execution(
+    session: Session,
+    workflow: Workflow,
+    status: ExecutionStatus = ExecutionStatus.RUNNING,
+    **values: Any,
+) -> Execution:
+    """An execution of ``workflow`` put straight into the database with ``status`` (no
+    message sent), as a runner that crashed would have left it; ``values``: other
+    columns."""
+    execution = Execution(
+        status=status,
+        trigger_data={"source": "manual", "data": {}, "headers": {}},
+        workflow_version=workflow.version,
+        workflow_id=workflow.id,
+        user_id=workflow.user_id,
+        **values,
+    )
+    session.add(execution)
+    session.flush()
+    return execution
+
+
 def wait_for(execution_id: str, timeout: float = WAIT_S) -> tuple[Execution, dict[str, NodeRun]]:
     """Poll until the execution is terminal; its row and node runs by node id."""
     deadline = time.monotonic() + timeout

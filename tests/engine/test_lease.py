@@ -14,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import Session, col
 
-from tests.engine.helpers import edge, jsonata, make_workflow, node, wait_for
+from tests.engine.helpers import edge, jsonata, make_workflow, node, stored_execution, wait_for
 from tests.support.local_server import Response, serve
 from workfuse.db_types import utcnow
 from workfuse.engine.events import get_event_bus
@@ -30,16 +30,9 @@ RESUMED_S = 15.0  #: seconds a retry may take to finish the run (Dramatiq's back
 
 def held_execution(session: Session, workflow: Workflow, lease: str, *, idle_s: float = 0) -> str:
     """An execution RUNNING under a claim with ``lease``, last heartbeat ``idle_s`` ago."""
-    execution = Execution(
-        status=S.RUNNING,
-        trigger_data={"source": "manual", "data": {}, "headers": {}},
-        workflow_version=workflow.version,
-        workflow_id=workflow.id,
-        user_id=workflow.user_id,
-        heartbeat_at=utcnow() - timedelta(seconds=idle_s),
-        lease=lease,
+    execution = stored_execution(
+        session, workflow, heartbeat_at=utcnow() - timedelta(seconds=idle_s), lease=lease
     )
-    session.add(execution)
     session.commit()
     return execution.id
 

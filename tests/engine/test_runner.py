@@ -18,6 +18,7 @@ from tests.engine.helpers import (
     jsonata,
     make_workflow,
     node,
+    stored_execution,
     wait_for,
     wait_node_status,
     wait_status,
@@ -392,15 +393,7 @@ def test_a_resumed_execution_skips_what_its_memo_says_is_done(
         ],
         [edge("start", "first"), edge("first", "second")],
     )
-    execution = Execution(
-        status=ExecutionStatus.RUNNING,
-        trigger_data={"source": "manual", "data": {}},
-        workflow_version=workflow.version,
-        workflow_id=workflow.id,
-        user_id=user.id,
-    )
-    session.add(execution)
-    session.flush()
+    execution = stored_execution(session, workflow)
     for node_id, output in (
         ("start", {"source": "manual", "data": {}, "headers": {}}),
         ("first", {"result": "from the memo", "logs": []}),

@@ -28,20 +28,17 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlmodel import Session, col
+from sqlmodel import col
 
 from workfuse.db import session_scope
 from workfuse.db_types import new_id, utcnow
-from workfuse.engine import retry
+from workfuse.engine import checkpoint, retry
 from workfuse.engine.events import EventBus, ExecutionUpdate, UpdateType
 from workfuse.engine.plan import ExecutionPlan, NodePlan, PlanNotFound, load_plan
-from workfuse.engine.state import STALE_AFTER_S, TERMINAL, claim, transition
+from workfuse.engine.state import STALE_AFTER_S, TERMINAL, claim, transition, transition_statement
 from workfuse.logs import REDACTOR
 from workfuse.models import (
     Execution,
-    ExecutionLog,
     ExecutionStatus,
     LogLevel,
     NodeRun,
@@ -107,8 +104,6 @@ _RUN_FIELDS = (
     "duration",
     "id",
 )
-#: Columns a checkpoint overwrites when the row exists (never its id).
-_UPSERT_COLUMNS = tuple(name for name in _RUN_FIELDS if name not in ("id", "node_id"))
 
 
 class _LostClaim(Exception):
@@ -332,10 +327,8 @@ class ExecutionRunner:
         self._last_cancel_check = now
         status = known_status
         if status is NOT_READ:
-            with session_scope() as session:
-                status = session.execute(
-                    sa.select(col(Execution.status)).where(col(Execution.id) == self.execution_id)
-                ).scalar_one_or_none()
+            with checkpoint.statement_scope() as connection:
+                status = connection.execute(_STATUS, {"id": self.execution_id}).scalar_one_or_none()
         if status is None or status in TERMINAL:
             self._flush()
             return True
@@ -410,9 +403,11 @@ class ExecutionRunner:
             task.cancel()  # a no-op when it finished; stops it on timeout or cancellation
 
     def _beat(self) -> None:
-        with session_scope() as session:
-            beat = {"execution_id": self.execution_id, "now": utcnow()}
-            session.connection().execute(_HEARTBEAT, beat).all()  # (RETURNING read out)
+        with checkpoint.statement_scope() as connection:
+            connection.execute(*self._heartbeat()).all()  # (RETURNING read out)
+
+    def _heartbeat(self) -> checkpoint.FinalUpdate:
+        return checkpoint.HEARTBEAT, {"execution_id": self.execution_id, "now": utcnow()}
 
     def _token_sink(self, node_id: str) -> Callable[[str], Any]:
         """Publishes a streaming node's text as it comes, redacted across pieces (the
@@ -503,45 +498,28 @@ class ExecutionRunner:
             return True
         runs, self.pending = list(self.pending.values()), {}
         logs, self.pending_logs = self.pending_logs, []
-        with session_scope() as session:
-            connection = session.connection()  # core statements: no ORM bookkeeping
-            if runs:
-                connection.execute(
-                    _upsert_statement(session), [run.values(self.execution_id) for run in runs]
-                )
-            if logs:
-                connection.execute(_LOG_INSERT, logs)
+        final = (
+            self._heartbeat()
+            if target is None
+            else transition_statement(self.execution_id, target, **values)
+        )
+        with checkpoint.statement_scope() as connection:
+            result = checkpoint.save(
+                connection, [run.values(self.execution_id) for run in runs], logs, final
+            )
             if target is not None:
-                return transition(session, self.execution_id, target, **values)
-            beat = {"execution_id": self.execution_id, "now": utcnow()}
-            self._status_read_by_flush = connection.execute(_HEARTBEAT, beat).scalar_one_or_none()
+                return bool(result.rowcount)
+            self._status_read_by_flush = result.scalar_one_or_none()
         return True
 
     def _claim(self, run: _Run, seen_attempt: int) -> bool:
-        """Put this attempt on record before its side effect happens, with the pending
-        rows, as a compare-and-set on the attempt number: of two runners holding the
-        same execution (a duplicate message), only one gets to call the endpoint."""
+        """Put this attempt on record before its side effect happens, as a
+        compare-and-set on the attempt number: of two runners holding the same
+        execution (a duplicate message), only one gets to call the endpoint. Then the
+        pending rows (pure nodes finished before it) are written."""
         values = run.values(self.execution_id)
-        with session_scope() as session:
-            connection = session.connection()
-            if seen_attempt == 0:
-                # rowcount is not reported for INSERT ... ON CONFLICT: RETURNING says it.
-                inserted = connection.execute(_insert_if_absent(session), values).first()
-                claimed = int(inserted is not None)
-            else:
-                claimed = connection.execute(
-                    _CLAIM,
-                    {
-                        "_execution_id": self.execution_id,
-                        "_node_id": run.node_id,
-                        "_seen_attempt": seen_attempt,
-                        "_attempt": run.attempt,
-                        "_status": run.status,
-                        "_started_at": run.started_at,
-                    },
-                ).rowcount
-            if not claimed:
-                session.rollback()
+        with checkpoint.statement_scope() as connection:
+            if not checkpoint.claim_attempt(connection, values, seen_attempt):
                 return False
         self.pending.pop(run.node_id, None)
         self._flush()
@@ -572,7 +550,6 @@ async def _all(work: Iterable[Awaitable[T]]) -> list[T]:
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
-_LOG_INSERT = sa.insert(ExecutionLog.__table__)  # type: ignore[attr-defined]
 _EXECUTION_COLUMNS = (
     "status",
     "trigger_data",
@@ -587,53 +564,4 @@ _EXECUTION = sa.select(*(getattr(Execution, name) for name in _EXECUTION_COLUMNS
 _NODE_RUNS = sa.select(*(getattr(NodeRun, name) for name in _RUN_FIELDS)).where(
     col(NodeRun.execution_id) == sa.bindparam("id")
 )
-_HEARTBEAT = (
-    sa.update(Execution)
-    .where(col(Execution.id) == sa.bindparam("execution_id"))
-    .values(heartbeat_at=sa.bindparam("now"))
-    .returning(col(Execution.status))  # no row: the execution was deleted
-)
-_UPSERTS: dict[str, Any] = {}
-_INSERTS: dict[str, Any] = {}
-_CLAIM = (
-    sa.update(NodeRun.__table__)  # type: ignore[attr-defined]
-    .where(
-        NodeRun.__table__.c.execution_id == sa.bindparam("_execution_id"),  # type: ignore[attr-defined]
-        NodeRun.__table__.c.node_id == sa.bindparam("_node_id"),  # type: ignore[attr-defined]
-        NodeRun.__table__.c.attempt == sa.bindparam("_seen_attempt"),  # type: ignore[attr-defined]
-    )
-    .values(
-        attempt=sa.bindparam("_attempt"),
-        status=sa.bindparam("_status"),
-        started_at=sa.bindparam("_started_at"),
-        error=sa.null(),
-    )
-)
-
-
-def _insert_if_absent(session: Session) -> Any:
-    """INSERT ... ON CONFLICT DO NOTHING for a node run (built once per dialect)."""
-    dialect = session.get_bind().dialect.name
-    statement = _INSERTS.get(dialect)
-    if statement is None:
-        table = NodeRun.__table__  # type: ignore[attr-defined]
-        insert = (sqlite_insert if dialect == "sqlite" else postgresql_insert)(table)
-        statement = _INSERTS[dialect] = insert.on_conflict_do_nothing(
-            index_elements=["execution_id", "node_id"]
-        ).returning(table.c.id)
-    return statement
-
-
-def _upsert_statement(session: Session) -> Any:
-    """INSERT ... ON CONFLICT (execution_id, node_id) DO UPDATE, on SQLite or PostgreSQL
-    (built once per dialect: building it costs more than running it)."""
-    dialect = session.get_bind().dialect.name
-    statement = _UPSERTS.get(dialect)
-    if statement is None:
-        table = NodeRun.__table__  # type: ignore[attr-defined]
-        insert = (sqlite_insert if dialect == "sqlite" else postgresql_insert)(table)
-        statement = _UPSERTS[dialect] = insert.on_conflict_do_update(
-            index_elements=["execution_id", "node_id"],
-            set_={name: insert.excluded[name] for name in _UPSERT_COLUMNS},
-        )
-    return statement
+_STATUS = sa.select(col(Execution.status)).where(col(Execution.id) == sa.bindparam("id"))

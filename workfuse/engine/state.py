@@ -37,14 +37,22 @@ def transition(
 ) -> bool:
     """Move the execution to ``target`` if its current status allows it; set ``values``
     (other columns) in the same statement. False when it did not (changed elsewhere)."""
+    # On the connection, not the ORM session: an ORM-enabled UPDATE would also sync
+    # the session's objects, which costs more than the statement.
+    statement, parameters = transition_statement(execution_id, target, **values)
+    return bool(session.connection().execute(statement, parameters).rowcount)
+
+
+def transition_statement(
+    execution_id: str, target: ExecutionStatus, **values: object
+) -> tuple[sa.Update, dict[str, object]]:
+    """The compare-and-set UPDATE of :func:`transition` and its parameters (its row
+    count says whether the status changed)."""
     now = utcnow()
     if target in TERMINAL:
         values.setdefault("completed_at", now)
-    statement = _statement(target, frozenset(values))
-    # On the connection, not the ORM session: an ORM-enabled UPDATE would also sync
-    # the session's objects, which costs more than the statement.
     parameters = {"_execution_id": execution_id, "_now": now, **values}
-    return bool(session.connection().execute(statement, parameters).rowcount)
+    return _statement(target, frozenset(values)), parameters
 
 
 _statements: dict[tuple[ExecutionStatus, frozenset[str]], sa.Update] = {}

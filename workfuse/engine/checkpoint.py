@@ -1,0 +1,183 @@
+"""How the runner's checkpoints and attempt claims reach the database.
+
+A checkpoint (:func:`save`) writes the node runs and log lines the runner holds and,
+in the same transaction, ends with one UPDATE of the execution: its heartbeat
+(:data:`HEARTBEAT`, which reads the status back, so the next cancellation check needs
+no read of its own) or a status change
+(:func:`~workfuse.engine.state.transition_statement`).
+
+On SQLite that is up to three statements in one transaction. On PostgreSQL it is one
+statement: the rows travel as two JSON arrays that ``jsonb_to_recordset`` unpacks in
+data-modifying CTEs in front of the UPDATE (PostgreSQL runs every part of a statement,
+read or not, and a single statement is atomic, so it is sent in autocommit, without
+``BEGIN``/``COMMIT``). Each round trip to PostgreSQL costs about 0.1 ms here, and
+sending a batch of 41 node runs and 41 log lines row by row took about 4 ms of the
+database's time against under 2 ms as arrays.
+
+The claim of a side-effecting node's attempt (:func:`claim_attempt`) is one statement
+on both databases.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from workfuse.db import get_engine
+from workfuse.models import Execution, ExecutionLog, NodeRun
+
+Row = Mapping[str, Any]
+#: An UPDATE of the execution and its parameters: what a checkpoint ends with.
+FinalUpdate = tuple[sa.Update, Mapping[str, Any]]
+
+_RUNS = NodeRun.__table__  # type: ignore[attr-defined]
+_LOGS = ExecutionLog.__table__  # type: ignore[attr-defined]
+_EXECUTIONS = Execution.__table__  # type: ignore[attr-defined]
+_KEY = ("execution_id", "node_id")  #: one node run per node per execution
+#: Columns a checkpoint overwrites when the node run exists (never its id or key).
+_UPSERT_COLUMNS = tuple(c.name for c in _RUNS.columns if c.name not in ("id", *_KEY))
+
+#: The heartbeat: parameters ``execution_id`` and ``now``; returns the status (no row:
+#: the execution was deleted).
+HEARTBEAT = (
+    sa.update(_EXECUTIONS)
+    .where(_EXECUTIONS.c.id == sa.bindparam("execution_id"))
+    .values(heartbeat_at=sa.bindparam("now"))
+    .returning(_EXECUTIONS.c.status)
+)
+
+
+@contextmanager
+def statement_scope() -> Iterator[sa.Connection]:
+    """A connection for :func:`save` and :func:`claim_attempt`: autocommit on
+    PostgreSQL, where each of them is one statement; one transaction on SQLite."""
+    engine = get_engine()
+    if engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            yield connection
+    else:
+        with engine.begin() as connection:
+            yield connection
+
+
+def save(
+    connection: sa.Connection, runs: Sequence[Row], logs: Sequence[Row], final: FinalUpdate
+) -> sa.CursorResult[Any]:
+    """Upsert ``runs`` (node runs, every column), insert ``logs`` (log lines, every
+    column), then run ``final``; returns ``final``'s result (its row count, its
+    RETURNING rows)."""
+    statement, parameters = final
+    if connection.dialect.name == "postgresql":
+        arrays = {"_runs": _json_array(runs), "_logs": _json_array(logs)}
+        return connection.execute(_with_rows_written(statement), {**parameters, **arrays})
+    if runs:
+        connection.execute(_sqlite_upsert(), list(runs))
+    if logs:
+        connection.execute(sa.insert(_LOGS), list(logs))
+    return connection.execute(statement, parameters)
+
+
+def claim_attempt(connection: sa.Connection, run: Row, seen_attempt: int) -> bool:
+    """Put a node's attempt on record unless another runner did first: insert the run
+    when no row exists (``seen_attempt`` 0), else move its attempt number on from
+    ``seen_attempt`` (a compare-and-set). Returns whether this call won."""
+    if seen_attempt == 0:
+        # rowcount is not reported for INSERT ... ON CONFLICT: RETURNING says it.
+        return connection.execute(_insert_if_absent(connection), dict(run)).first() is not None
+    parameters = {
+        "_execution_id": run["execution_id"],
+        "_node_id": run["node_id"],
+        "_seen_attempt": seen_attempt,
+        "_attempt": run["attempt"],
+        "_status": run["status"],
+        "_started_at": run["started_at"],
+    }
+    return bool(connection.execute(_NEXT_ATTEMPT, parameters).rowcount)
+
+
+# --- statements (built once: building one costs more than running it) ------------------
+
+_NEXT_ATTEMPT = (
+    sa.update(_RUNS)
+    .where(
+        _RUNS.c.execution_id == sa.bindparam("_execution_id"),
+        _RUNS.c.node_id == sa.bindparam("_node_id"),
+        _RUNS.c.attempt == sa.bindparam("_seen_attempt"),
+    )
+    .values(
+        attempt=sa.bindparam("_attempt"),
+        status=sa.bindparam("_status"),
+        started_at=sa.bindparam("_started_at"),
+        error=sa.null(),
+    )
+)
+_built: dict[Any, Any] = {}
+
+
+def _insert_if_absent(connection: sa.Connection) -> Any:
+    """INSERT ... ON CONFLICT DO NOTHING RETURNING id for a node run, per dialect."""
+    dialect = connection.dialect.name
+    key = ("insert_if_absent", dialect)
+    if key not in _built:
+        insert = (postgresql_insert if dialect == "postgresql" else sqlite_insert)(_RUNS)
+        _built[key] = insert.on_conflict_do_nothing(index_elements=_KEY).returning(_RUNS.c.id)
+    return _built[key]
+
+
+def _sqlite_upsert() -> Any:
+    """INSERT ... ON CONFLICT (execution_id, node_id) DO UPDATE for SQLite (executemany)."""
+    if "sqlite_upsert" not in _built:
+        insert = sqlite_insert(_RUNS)
+        _built["sqlite_upsert"] = insert.on_conflict_do_update(
+            index_elements=_KEY, set_={name: insert.excluded[name] for name in _UPSERT_COLUMNS}
+        )
+    return _built["sqlite_upsert"]
+
+
+def _with_rows_written(final: sa.Update) -> Any:
+    """``final`` behind two CTEs: the node runs upserted from the JSON array ``_runs``
+    and the log lines inserted from ``_logs`` (PostgreSQL; built once per UPDATE)."""
+    key = ("postgresql", final)
+    if key not in _built:
+        runs = _records("_runs", _RUNS)
+        insert = postgresql_insert(_RUNS).from_select(
+            [c.name for c in _RUNS.columns], sa.select(*runs.c)
+        )
+        upsert = insert.on_conflict_do_update(
+            index_elements=_KEY, set_={name: insert.excluded[name] for name in _UPSERT_COLUMNS}
+        )
+        logs = _records("_logs", _LOGS)
+        insert_logs = sa.insert(_LOGS).from_select(
+            [c.name for c in _LOGS.columns], sa.select(*logs.c)
+        )
+        _built[key] = final.add_cte(upsert.cte("runs_written"), insert_logs.cte("logs_written"))
+    return _built[key]
+
+
+def _records(name: str, table: sa.Table) -> Any:
+    """``jsonb_to_recordset(:name) AS name(<table's columns and types>)``."""
+    rows = sa.cast(sa.bindparam(name, type_=sa.Text), JSONB)
+    columns = [sa.column(c.name, c.type) for c in table.columns]
+    return (
+        sa.func.jsonb_to_recordset(rows)
+        .table_valued(*columns)
+        .render_derived(name=name.strip("_"), with_types=True)
+    )
+
+
+def _json_array(rows: Sequence[Row]) -> str:
+    return json.dumps(list(rows), default=_iso_datetime, separators=(",", ":"))
+
+
+def _iso_datetime(value: object) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
