@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import stat
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -118,6 +120,27 @@ def test_key_file_is_reused_not_regenerated(tmp_path: Path) -> None:
     # Then: it gets the same key and the file is untouched
     assert second == first
     assert (tmp_path / ENCRYPTION_KEY_FILE).read_bytes() == content
+
+
+def test_threads_asking_for_a_new_key_at_once_all_get_the_one_key_written(
+    tmp_path: Path,
+) -> None:
+    # Given: a fresh install whose first executions start on several worker threads
+    data_dir = tmp_path / "data"
+    start = threading.Barrier(16)
+
+    def first_key() -> bytes:
+        start.wait()
+        return Settings(data_dir=data_dir).encryption_key_bytes()
+
+    # When: they all ask for the key at the same moment
+    with ThreadPoolExecutor(16) as pool:
+        keys = list(pool.map(lambda _: first_key(), range(16)))
+
+    # Then: no error, one key, the one in the file, and no draft left behind
+    assert {len(key) for key in keys} == {32}
+    assert set(keys) == {base64.urlsafe_b64decode((data_dir / ENCRYPTION_KEY_FILE).read_bytes())}
+    assert [path.name for path in data_dir.iterdir()] == [ENCRYPTION_KEY_FILE]
 
 
 def test_two_data_dirs_get_different_keys(tmp_path: Path) -> None:

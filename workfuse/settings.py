@@ -10,6 +10,7 @@ encryption key and a non-SQLite database are configured explicitly.
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import secrets
 from enum import StrEnum
@@ -204,11 +205,7 @@ class Settings(BaseSettings):
         self.check_production()
         path = self.data_dir / ENCRYPTION_KEY_FILE
         if not path.exists():
-            self.data_dir.mkdir(parents=True, exist_ok=True)
-            encoded = base64.urlsafe_b64encode(secrets.token_bytes(ENCRYPTION_KEY_BYTES))
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(encoded)
+            _create_key_file(path)
         return _decode_key(path.read_text().strip(), str(path))
 
     def encryption_old_keys_bytes(self) -> list[bytes]:
@@ -223,6 +220,24 @@ class Settings(BaseSettings):
         return {
             name: os.environ[name] for name in self.template_env_allowlist if name in os.environ
         }
+
+
+def _create_key_file(path: Path) -> None:
+    """Write a new random key to ``path`` unless a key is there: the key is written to a
+    file of its own, then hard-linked into place, so no reader ever sees a half-written
+    key, and of several threads or processes creating it at once exactly one wins
+    (the others keep the winner's key)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    encoded = base64.urlsafe_b64encode(secrets.token_bytes(ENCRYPTION_KEY_BYTES))
+    draft = path.with_name(f".{path.name}.{secrets.token_hex(8)}")
+    fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(encoded)
+        with contextlib.suppress(FileExistsError):  # another one won: keep its key
+            os.link(draft, path)
+    finally:
+        draft.unlink()
 
 
 def _decode_key(encoded: str, where: str) -> bytes:
