@@ -6,10 +6,12 @@
    node and the part of it spent outside the node executors (aim: at most 0.3 ms per
    pure node, which may be checkpointed in batches, and 2 ms per side-effecting node,
    which is checkpointed, committed, before the next node starts).
-2. **Completed executions per second** for trigger -> transform -> condition -> two
-   branches, started through ``start_execution`` and run by worker threads of the
-   in-process broker (embedded default), or with ``--redis URL --database URL`` by
-   in-process Dramatiq workers on Redis and that database (aim: at least 400/s).
+2. **Completed executions per second** for webhook -> transform -> condition -> two
+   branches: N calls accepted by the webhook service (``receive_webhook``, what
+   ``POST /hooks/{token}`` runs, without HTTP) in this process, timed until every
+   execution has completed. The embedded default runs them on 4 worker threads of the
+   in-process broker in this process; with ``--redis URL --database URL``, on one
+   ``workfuse worker --processes 1 --threads 8`` process (aim: at least 400/s).
 
 Run: ``.venv/bin/python bench/bench_engine.py`` (``--runs N``, ``--executions N``).
 Each run uses a fresh SQLite database in a temporary directory unless ``--database``
@@ -27,6 +29,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -142,8 +145,13 @@ def main() -> None:
     parser.add_argument("--executions", type=int, default=1000)
     parser.add_argument("--database", help="a PostgreSQL URL (default: a temporary SQLite file)")
     parser.add_argument("--redis", help="a Redis URL (default: the in-process broker)")
-    parser.add_argument("--threads", type=int, default=4, help="worker threads")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        help="worker threads (default: 4 in this process, as embedded; 8 in the worker process)",
+    )
     args = parser.parse_args()
+    args.threads = args.threads or (8 if args.redis else 4)
 
     os.environ["WORKFUSE_DATA_DIR"] = tempfile.mkdtemp(prefix="workfuse-bench-")
     os.environ["WORKFUSE_EGRESS_ALLOW"] = "127.0.0.1/32"  # the HTTP chain's local server
@@ -154,19 +162,17 @@ def main() -> None:
     if args.redis:
         os.environ["WORKFUSE_REDIS_URL"] = args.redis
 
-    import dramatiq
     import sqlalchemy as sa
     from sqlmodel import SQLModel
 
     from workfuse.db import get_engine, session_scope, upgrade_database
-    from workfuse.engine import broker
     from workfuse.engine.events import get_event_bus
     from workfuse.engine.runner import ExecutionRunner
     from workfuse.models import Execution, ExecutionStatus
     from workfuse.nodes.registry import REGISTRY
     from workfuse.secrets import process_secret_store
-    from workfuse.services.executions import start_execution
     from workfuse.services.users import create_user
+    from workfuse.services.webhooks import receive_webhook
     from workfuse.services.workflows import WorkflowCreate, create_workflow
 
     upgrade_database()
@@ -257,18 +263,26 @@ def main() -> None:
     server.shutdown()
 
     # --- 2. throughput -----------------------------------------------------------
-    engine = broker.get_engine()
-    worker = dramatiq.Worker(engine.broker, worker_threads=args.threads, worker_timeout=100)
-    worker.start()
+    workers = _start_workers(args)
     rates = []
     small = workflows["small"]
+    assert small.webhook_token
     for _ in range(max(3, args.runs // 2)):
         began = time.perf_counter()
         ids = []
         with session_scope() as session:
             for index in range(args.executions):
-                trigger = {"source": "webhook", "data": {"total": index % 200}, "headers": {}}
-                ids.append(start_execution(session=session, workflow=small, trigger=trigger).id)
+                accepted = receive_webhook(
+                    session=session,
+                    token=small.webhook_token,
+                    method="POST",
+                    headers=[("content-type", "application/json")],
+                    query=[],
+                    body=b'{"total": %d}' % (index % 200),
+                    content_type="application/json",
+                )
+                ids.append(accepted.execution_id)
+        started = time.perf_counter() - began
         while True:
             with get_engine().connect() as connection:
                 left = connection.execute(
@@ -280,10 +294,17 @@ def main() -> None:
                 break
             time.sleep(0.02)
         rates.append(args.executions / (time.perf_counter() - began))
-    worker.stop()
+        accepted_in = f"{args.executions} webhooks accepted in {started:.2f} s"
+        print(f"  {accepted_in}; {rates[-1]:.0f} completed/s")
+    workers()
     verdict = "OK" if statistics.median(rates) >= THROUGHPUT_TARGET else "UNDER TARGET"
+    workers_used = (
+        f"1 worker process, {args.threads} threads"
+        if args.redis
+        else f"{args.threads} worker threads in this process"
+    )
     print(
-        f"small workflow, {args.executions} executions, {args.threads} worker threads:"
+        f"small workflow, {args.executions} executions, {workers_used}:"
         f" median {statistics.median(rates):7.1f} completed/s"
         f" (min {min(rates):.1f}, max {max(rates):.1f};"
         f" {len(rates)} runs)  target >= {THROUGHPUT_TARGET:.0f}/s -> {verdict}"
@@ -294,6 +315,32 @@ def main() -> None:
         "per s",
         (">=", THROUGHPUT_TARGET),
     )
+
+
+def _start_workers(args: argparse.Namespace) -> Callable[[], None]:
+    """The workers of the deployment: ``workfuse worker --processes 1 --threads N`` with
+    Redis (the script plays the app), else N worker threads in this process (the
+    embedded default). Returns what stops them."""
+    if not args.redis:
+        import dramatiq
+
+        from workfuse.engine import broker
+
+        worker = dramatiq.Worker(
+            broker.get_engine().broker, worker_threads=args.threads, worker_timeout=100
+        )
+        worker.start()
+        return worker.stop
+
+    from bench.bench_webhooks import BIN, start_process, stop_process
+
+    log = Path(os.environ["WORKFUSE_DATA_DIR"]) / "worker.log"
+    command = [str(BIN / "workfuse"), "worker", "--processes", "1", "--threads", str(args.threads)]
+    process = start_process(command, log, dict(os.environ))
+    time.sleep(3)  # imports and the first fetch
+    if process.poll() is not None:
+        sys.exit(log.read_text(errors="replace")[-3000:])
+    return lambda: stop_process(process)
 
 
 if __name__ == "__main__":
