@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -241,8 +242,24 @@ def test_one_cached_expression_evaluated_from_many_threads() -> None:
     assert results == [n * (n - 1) // 2 + n for n in range(20)]
 
 
-def test_evaluate_async_runs_off_the_event_loop() -> None:
-    # Given several evaluations awaited together
+@pytest.fixture
+def evaluation_threads(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int]]:
+    """The thread and time limit of every evaluation that evaluate_async starts."""
+    calls: list[tuple[str, int]] = []
+    real_evaluate = jx.evaluate
+
+    def recording_evaluate(expr: str, document: Any, *, timeout_ms: int) -> Any:
+        calls.append((threading.current_thread().name, timeout_ms))
+        return real_evaluate(expr, document, timeout_ms=timeout_ms)
+
+    monkeypatch.setattr(jx, "evaluate", recording_evaluate)
+    return calls
+
+
+def test_a_quick_evaluation_stays_on_the_event_loop(
+    evaluation_threads: list[tuple[str, int]],
+) -> None:
+    # Given several quick evaluations awaited together
     async def main() -> list[Any]:
         return await asyncio.gather(
             *(
@@ -252,8 +269,53 @@ def test_evaluate_async_runs_off_the_event_loop() -> None:
         )
 
     # When they run
-    # Then every one has its own result
+    # Then every one has its own result, computed on the loop's thread (no hop)
     assert asyncio.run(main()) == [0, 2, 4, 6, 8]
+    assert evaluation_threads == [("MainThread", jx.INLINE_BUDGET_MS)] * 5
+
+
+def test_a_long_evaluation_moves_to_a_thread_with_its_full_limit_and_frees_the_loop(
+    evaluation_threads: list[tuple[str, int]],
+) -> None:
+    # Given an expression that takes several times the inline budget, and a ticker
+    # that runs on the same event loop
+    expr = "$reduce([1..3000], function($a, $b) { $a + $b })"
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.001)
+            ticks += 1
+
+    async def main() -> Any:
+        ticking = asyncio.ensure_future(ticker())
+        try:
+            return await jx.evaluate_async(expr, {}, timeout_ms=5_000)
+        finally:
+            ticking.cancel()
+
+    # When it is evaluated
+    result = asyncio.run(main())
+
+    # Then it ran out of the budget on the loop, finished on a worker thread within its
+    # own limit, and the loop kept ticking meanwhile
+    assert result == 3000 * 3001 // 2
+    (first, first_limit), (second, second_limit) = evaluation_threads
+    assert (first, first_limit) == ("MainThread", jx.INLINE_BUDGET_MS)
+    assert second != "MainThread"
+    assert second_limit == 5_000
+    assert ticks >= 3
+
+
+def test_an_error_on_the_loop_is_not_evaluated_again(
+    evaluation_threads: list[tuple[str, int]],
+) -> None:
+    with pytest.raises(SandboxError) as raised:
+        asyncio.run(jx.evaluate_async("$number('x') + $undefinedFunction()", {}))
+
+    assert raised.value.kind == "error"
+    assert len(evaluation_threads) == 1
 
 
 def test_now_is_the_time_of_the_evaluation() -> None:
