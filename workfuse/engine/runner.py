@@ -28,9 +28,8 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
-from sqlmodel import col
+from sqlmodel import Session, col
 
-from workfuse.db import session_scope
 from workfuse.db_types import new_id, utcnow
 from workfuse.engine import checkpoint, retry
 from workfuse.engine.events import EventBus, ExecutionUpdate, UpdateType
@@ -229,15 +228,17 @@ class ExecutionRunner:
         self._complete()
 
     def _begin(self) -> ExecutionPlan | None:
-        """Claim the execution (status RUNNING) and load its plan, memo and secrets."""
-        with session_scope() as session:
-            connection = session.connection()
+        """Claim the execution (status RUNNING) and load its plan, memo and secrets.
+
+        The claim is committed by itself (on PostgreSQL every statement here runs in
+        autocommit: a read needs no transaction), so from then on a run that raises
+        carries the new lease."""
+        with checkpoint.statement_scope() as connection:
             execution = connection.execute(_EXECUTION, {"id": self.execution_id}).first()
             if execution is None or execution.status in TERMINAL:
                 return None
-            first_start = execution.status == S.PENDING
             lease = new_id()
-            if not claim(session, self.execution_id, lease, held=self.lease):
+            if not claim(connection, self.execution_id, lease, held=self.lease):
                 if execution.status == S.RUNNING:  # another runner has it: look again later
                     log.info(
                         "execution %s is held by another runner; looking again in %g s",
@@ -246,8 +247,10 @@ class ExecutionRunner:
                     )
                     self.schedule(self.execution_id, int(STALE_AFTER_S * 1000))
                 return None
-            self.trigger = dict(execution.trigger_data)
-            self.started = execution.started_at
+        self.lease = lease  # committed: the claim is this runner's
+        self.trigger = dict(execution.trigger_data)
+        self.started = execution.started_at
+        with checkpoint.statement_scope() as connection, Session(bind=connection) as session:
             try:
                 plan = load_plan(session, execution.workflow_id, execution.workflow_version)
             except PlanNotFound as error:
@@ -274,9 +277,8 @@ class ExecutionRunner:
                 transition(session, self.execution_id, S.FAILED, error=message)
                 self._publish(UpdateType.FAILED, data={"error": message})
                 return None
-        self.lease = lease  # committed: the claim is this runner's
         self.env = get_settings().template_env()
-        if first_start:
+        if execution.status == S.PENDING:  # its first start
             self._publish(UpdateType.STARTED)
         return plan
 

@@ -7,6 +7,7 @@ both win, and a terminal status is never overwritten.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import timedelta
 
 import sqlalchemy as sa
@@ -67,7 +68,7 @@ def _statement(target: ExecutionStatus, columns: frozenset[str]) -> sa.Update:
         statement = _statements[key] = (
             sa.update(table)
             .where(table.c.id == sa.bindparam("_execution_id"))
-            .where(table.c.status.in_([status.value for status in TRANSITIONS[target]]))
+            .where(_status_is(table, TRANSITIONS[target]))
             .values(
                 status=target,
                 heartbeat_at=sa.bindparam("_now"),
@@ -77,7 +78,9 @@ def _statement(target: ExecutionStatus, columns: frozenset[str]) -> sa.Update:
     return statement
 
 
-def claim(session: Session, execution_id: str, lease: str, *, held: str | None = None) -> bool:
+def claim(
+    bind: Session | sa.Connection, execution_id: str, lease: str, *, held: str | None = None
+) -> bool:
     """Take the execution for this runner (status RUNNING, a fresh heartbeat, ``lease``
     as the claim's token; ``lease`` must be new for each claim): from PENDING or
     RETRYING; from RUNNING if its runner's heartbeat is older than
@@ -98,7 +101,7 @@ def claim(session: Session, execution_id: str, lease: str, *, held: str | None =
         "_lease": lease,
         "_held": held,
     }
-    return bool(session.connection().execute(_CLAIM, parameters).rowcount)
+    return bool(bind.execute(_CLAIM, parameters).rowcount)  # type: ignore[attr-defined]
 
 
 def _claim_statement() -> sa.Update:
@@ -108,7 +111,7 @@ def _claim_statement() -> sa.Update:
         .where(table.c.id == sa.bindparam("_execution_id"))
         .where(
             sa.or_(
-                table.c.status.in_([S.PENDING.value, S.RETRYING.value]),
+                _status_is(table, (S.PENDING, S.RETRYING)),
                 sa.and_(
                     table.c.status == S.RUNNING.value,
                     sa.or_(
@@ -122,6 +125,13 @@ def _claim_statement() -> sa.Update:
         )
         .values(status=S.RUNNING, heartbeat_at=sa.bindparam("_now"), lease=sa.bindparam("_lease"))
     )
+
+
+def _status_is(table: sa.Table, statuses: Iterable[ExecutionStatus]) -> sa.ColumnElement[bool]:
+    """``status = a OR status = b ...``: unlike ``IN (list)``, whose list SQLAlchemy
+    renders anew at every execution, a statement with plain bound values is reused
+    as it is (on PostgreSQL, prepared once)."""
+    return sa.or_(*(table.c.status == status.value for status in sorted(statuses)))
 
 
 _CLAIM = _claim_statement()
