@@ -99,6 +99,21 @@ def session_scope(url: str | None = None) -> Iterator[Session]:
             raise
 
 
+@contextmanager
+def statement_scope(url: str | None = None) -> Iterator[sa.Connection]:
+    """A connection for work that is atomic statement by statement (one statement
+    that writes, or reads): autocommit on PostgreSQL, so no ``BEGIN``/``COMMIT``
+    round trips; one transaction around the block on SQLite, whose commits cost no
+    round trip. Not for several writes that must land together on PostgreSQL."""
+    engine = get_engine(url)
+    if engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            yield connection
+    else:
+        with engine.begin() as connection:
+            yield connection
+
+
 def alembic_config(url: str | None = None) -> Any:
     """Alembic's config for this package's migrations, bound to ``url``."""
     from alembic.config import Config

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from tests.engine.helpers import edge, jsonata, make_workflow, node, stored_execution
-from workfuse.db import get_engine
+from workfuse.db import get_engine, statement_scope
 from workfuse.db_types import new_id, utcnow
 from workfuse.engine import checkpoint
 from workfuse.engine.state import transition_statement
@@ -78,7 +78,7 @@ def heartbeat(execution_id: str) -> checkpoint.FinalUpdate:
 
 
 def save(runs: list[dict[str, Any]], logs: list[dict[str, Any]], final: Any) -> Any:
-    with checkpoint.statement_scope() as connection:
+    with statement_scope() as connection:
         result = checkpoint.save(connection, runs, logs, final)
         return result.scalar_one_or_none() if final[0] is checkpoint.HEARTBEAT else result.rowcount
 
@@ -167,7 +167,7 @@ def test_only_one_of_two_claims_of_the_same_attempt_wins(
     database_url: str, session: Session, execution_id: str
 ) -> None:
     first = run_row(execution_id, "call", status=NodeRunStatus.RUNNING, attempt=1)
-    with checkpoint.statement_scope() as connection:
+    with statement_scope() as connection:
         assert checkpoint.claim_attempt(connection, first, seen_attempt=0)
         assert not checkpoint.claim_attempt(connection, {**first, "id": new_id()}, seen_attempt=0)
         second = {**first, "attempt": 2}

@@ -17,6 +17,7 @@ from sqlmodel import Session, col
 from tests.engine.helpers import edge, jsonata, make_workflow, node, stored_execution, wait_for
 from tests.support.local_server import Response, serve
 from workfuse.db_types import utcnow
+from workfuse.engine import runner as runner_module
 from workfuse.engine.events import get_event_bus
 from workfuse.engine.runner import ExecutionRunner, _all
 from workfuse.engine.state import STALE_AFTER_S, claim
@@ -138,6 +139,36 @@ def test_a_delivery_carrying_an_old_lease_leaves_a_live_claim_alone(
             fresh.exec(sa.select(NodeRun).where(col(NodeRun.execution_id) == execution_id)).all()
             == []
         )
+
+
+def test_a_run_that_fails_right_after_its_claim_carries_the_claims_lease(
+    database_url: str, session: Session, user: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given: a pending execution, and a database that fails the read that follows the
+    # claim (loading the workflow version, as when PostgreSQL stops at that moment)
+    workflow = two_nodes(session, user)
+    execution_id = stored_execution(session, workflow, S.PENDING).id
+    session.commit()
+
+    def failing_load_plan(*_: Any) -> Any:
+        raise sa.exc.OperationalError("SELECT workflow_versions", {}, ConnectionError("closed"))
+
+    monkeypatch.setattr(runner_module, "load_plan", failing_load_plan)
+    runner = ExecutionRunner(
+        execution_id, bus=get_event_bus(), store=process_secret_store(), schedule=print
+    )
+
+    # When: the run raises
+    with pytest.raises(sa.exc.OperationalError):
+        asyncio.run(runner.run())
+
+    # Then: the lease it carries for its retry is the one its committed claim holds,
+    # so the retry takes the execution back at once
+    assert runner.lease is not None
+    assert lease_of(session, execution_id) == runner.lease
+    monkeypatch.undo()
+    assert run_once(execution_id, runner.lease) == []
+    assert wait_for(execution_id, timeout=5)[0].status is S.COMPLETED
 
 
 def test_a_run_whose_write_failed_is_finished_by_its_retry_without_waiting(

@@ -30,6 +30,7 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from sqlmodel import Session, col
 
+from workfuse.db import statement_scope
 from workfuse.db_types import new_id, utcnow
 from workfuse.engine import checkpoint, retry
 from workfuse.engine.events import EventBus, ExecutionUpdate, UpdateType
@@ -233,7 +234,7 @@ class ExecutionRunner:
         The claim is committed by itself (on PostgreSQL every statement here runs in
         autocommit: a read needs no transaction), so from then on a run that raises
         carries the new lease."""
-        with checkpoint.statement_scope() as connection:
+        with statement_scope() as connection:
             execution = connection.execute(_EXECUTION, {"id": self.execution_id}).first()
             if execution is None or execution.status in TERMINAL:
                 return None
@@ -250,7 +251,7 @@ class ExecutionRunner:
         self.lease = lease  # committed: the claim is this runner's
         self.trigger = dict(execution.trigger_data)
         self.started = execution.started_at
-        with checkpoint.statement_scope() as connection, Session(bind=connection) as session:
+        with statement_scope() as connection, Session(bind=connection) as session:
             try:
                 plan = load_plan(session, execution.workflow_id, execution.workflow_version)
             except PlanNotFound as error:
@@ -329,7 +330,7 @@ class ExecutionRunner:
         self._last_cancel_check = now
         status = known_status
         if status is NOT_READ:
-            with checkpoint.statement_scope() as connection:
+            with statement_scope() as connection:
                 status = connection.execute(_STATUS, {"id": self.execution_id}).scalar_one_or_none()
         if status is None or status in TERMINAL:
             self._flush()
@@ -405,7 +406,7 @@ class ExecutionRunner:
             task.cancel()  # a no-op when it finished; stops it on timeout or cancellation
 
     def _beat(self) -> None:
-        with checkpoint.statement_scope() as connection:
+        with statement_scope() as connection:
             connection.execute(*self._heartbeat()).all()  # (RETURNING read out)
 
     def _heartbeat(self) -> checkpoint.FinalUpdate:
@@ -505,7 +506,7 @@ class ExecutionRunner:
             if target is None
             else transition_statement(self.execution_id, target, **values)
         )
-        with checkpoint.statement_scope() as connection:
+        with statement_scope() as connection:
             result = checkpoint.save(
                 connection, [run.values(self.execution_id) for run in runs], logs, final
             )
@@ -520,7 +521,7 @@ class ExecutionRunner:
         execution (a duplicate message), only one gets to call the endpoint. Then the
         pending rows (pure nodes finished before it) are written."""
         values = run.values(self.execution_id)
-        with checkpoint.statement_scope() as connection:
+        with statement_scope() as connection:
             if not checkpoint.claim_attempt(connection, values, seen_attempt):
                 return False
         self.pending.pop(run.node_id, None)
