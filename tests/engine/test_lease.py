@@ -20,7 +20,7 @@ from workfuse.db_types import utcnow
 from workfuse.engine import runner as runner_module
 from workfuse.engine.events import get_event_bus
 from workfuse.engine.runner import ExecutionRunner, _all
-from workfuse.engine.state import STALE_AFTER_S, claim
+from workfuse.engine.state import STALE_AFTER_S, claim, claim_pending
 from workfuse.models import Execution, ExecutionStatus, NodeRun, NodeRunStatus, User, Workflow
 from workfuse.secrets import process_secret_store
 from workfuse.services.executions import start_execution
@@ -68,6 +68,27 @@ def test_a_live_claim_is_taken_back_only_with_its_own_lease(session: Session, us
     # Then: the claim is the retry's; a second copy of that retry is refused
     assert lease_of(session, execution_id) == "b"
     assert not claim(session, execution_id, "c", held="a")
+
+
+def test_a_pending_execution_is_claimed_in_one_statement_that_returns_its_start_data(
+    session: Session, user: User
+) -> None:
+    # Given: an execution never started, and one a live runner holds
+    workflow = two_nodes(session, user)
+    pending = stored_execution(session, workflow, S.PENDING).id
+    held = held_execution(session, workflow, "live")
+    columns = ("trigger_data", "workflow_version")
+
+    # When / Then: the pending one is claimed, with what a run needs of it
+    row = claim_pending(session.connection(), pending, "mine", columns)
+    assert row is not None
+    assert (row.trigger_data["source"], row.workflow_version) == ("manual", workflow.version)
+    assert lease_of(session, pending) == "mine"
+    assert session.get(Execution, pending).status is S.RUNNING  # type: ignore[union-attr]
+    # And: nothing else is (claim() decides those)
+    assert claim_pending(session.connection(), pending, "again", columns) is None
+    assert claim_pending(session.connection(), held, "thief", columns) is None
+    assert (lease_of(session, pending), lease_of(session, held)) == ("mine", "live")
 
 
 def test_a_dead_runners_claim_is_taken_over_once_stale_and_a_terminal_one_never(

@@ -35,7 +35,14 @@ from workfuse.db_types import new_id, utcnow
 from workfuse.engine import checkpoint, retry
 from workfuse.engine.events import EventBus, ExecutionUpdate, UpdateType
 from workfuse.engine.plan import ExecutionPlan, NodePlan, PlanNotFound, load_plan
-from workfuse.engine.state import STALE_AFTER_S, TERMINAL, claim, transition, transition_statement
+from workfuse.engine.state import (
+    STALE_AFTER_S,
+    TERMINAL,
+    claim,
+    claim_pending,
+    transition,
+    transition_statement,
+)
 from workfuse.logs import REDACTOR
 from workfuse.models import (
     Execution,
@@ -234,20 +241,23 @@ class ExecutionRunner:
         The claim is committed by itself (on PostgreSQL every statement here runs in
         autocommit: a read needs no transaction), so from then on a run that raises
         carries the new lease."""
+        lease = new_id()
         with statement_scope() as connection:
-            execution = connection.execute(_EXECUTION, {"id": self.execution_id}).first()
-            if execution is None or execution.status in TERMINAL:
-                return None
-            lease = new_id()
-            if not claim(connection, self.execution_id, lease, held=self.lease):
-                if execution.status == S.RUNNING:  # another runner has it: look again later
-                    log.info(
-                        "execution %s is held by another runner; looking again in %g s",
-                        self.execution_id,
-                        STALE_AFTER_S,
-                    )
-                    self.schedule(self.execution_id, int(STALE_AFTER_S * 1000))
-                return None
+            execution: Any = claim_pending(connection, self.execution_id, lease, _STARTING)
+            first_start = execution is not None
+            if execution is None:  # started before: retried, resumed or held elsewhere
+                execution = connection.execute(_EXECUTION, {"id": self.execution_id}).first()
+                if execution is None or execution.status in TERMINAL:
+                    return None
+                if not claim(connection, self.execution_id, lease, held=self.lease):
+                    if execution.status == S.RUNNING:  # another runner has it: look again
+                        log.info(
+                            "execution %s is held by another runner; looking again in %g s",
+                            self.execution_id,
+                            STALE_AFTER_S,
+                        )
+                        self.schedule(self.execution_id, int(STALE_AFTER_S * 1000))
+                    return None
         self.lease = lease  # committed: the claim is this runner's
         self.trigger = dict(execution.trigger_data)
         self.started = execution.started_at
@@ -279,7 +289,7 @@ class ExecutionRunner:
                 self._publish(UpdateType.FAILED, data={"error": message})
                 return None
         self.env = get_settings().template_env()
-        if execution.status == S.PENDING:  # its first start
+        if first_start:
             self._publish(UpdateType.STARTED)
         return plan
 
@@ -553,15 +563,9 @@ async def _all(work: Iterable[Awaitable[T]]) -> list[T]:
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
-_EXECUTION_COLUMNS = (
-    "status",
-    "trigger_data",
-    "started_at",
-    "workflow_id",
-    "workflow_version",
-    "user_id",
-)
-_EXECUTION = sa.select(*(getattr(Execution, name) for name in _EXECUTION_COLUMNS)).where(
+#: What a run needs of its execution row when it starts.
+_STARTING = ("trigger_data", "started_at", "workflow_id", "workflow_version", "user_id")
+_EXECUTION = sa.select(*(getattr(Execution, name) for name in ("status", *_STARTING))).where(
     col(Execution.id) == sa.bindparam("id")
 )
 _NODE_RUNS = sa.select(*(getattr(NodeRun, name) for name in _RUN_FIELDS)).where(

@@ -7,8 +7,9 @@ both win, and a terminal status is never overwritten.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session
@@ -102,6 +103,31 @@ def claim(
         "_held": held,
     }
     return bool(bind.execute(_CLAIM, parameters).rowcount)  # type: ignore[attr-defined]
+
+
+def claim_pending(
+    connection: sa.Connection, execution_id: str, lease: str, columns: Sequence[str]
+) -> sa.Row[Any] | None:
+    """:func:`claim` for its common case, an execution never started (PENDING), in one
+    statement that also returns the execution's ``columns``; ``None`` when it is not
+    PENDING (then :func:`claim` decides)."""
+    statement = _claim_pending_statements.get(tuple(columns))
+    if statement is None:
+        table = Execution.__table__  # type: ignore[attr-defined]
+        statement = _claim_pending_statements[tuple(columns)] = (
+            sa.update(table)
+            .where(table.c.id == sa.bindparam("_execution_id"))
+            .where(table.c.status == S.PENDING.value)
+            .values(
+                status=S.RUNNING, heartbeat_at=sa.bindparam("_now"), lease=sa.bindparam("_lease")
+            )
+            .returning(*(table.c[name] for name in columns))
+        )
+    parameters = {"_execution_id": execution_id, "_now": utcnow(), "_lease": lease}
+    return connection.execute(statement, parameters).first()
+
+
+_claim_pending_statements: dict[tuple[str, ...], sa.Update] = {}
 
 
 def _claim_statement() -> sa.Update:
