@@ -14,7 +14,7 @@ import contextlib
 import os
 import secrets
 from enum import StrEnum
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -169,9 +169,11 @@ class Settings(BaseSettings):
     def _normalise(cls, value: str | None) -> str | None:
         return normalise_database_url(value) if value else value
 
-    @property
+    @cached_property
     def resolved_database_url(self) -> str:
-        """The database URL in use (the embedded SQLite file when none is set)."""
+        """The database URL in use (the embedded SQLite file when none is set); worked
+        out once (resolving the data directory's path costs file-system calls, and
+        every database session asks)."""
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'workfuse.db').resolve()}"
