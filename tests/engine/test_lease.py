@@ -58,16 +58,16 @@ def test_a_live_claim_is_taken_back_only_with_its_own_lease(session: Session, us
     execution_id = held_execution(session, two_nodes(session, user), "a")
 
     # Then: a runner carrying no lease, or another one, does not get it
-    assert not claim(session, execution_id, "b")
-    assert not claim(session, execution_id, "b", held="x")
+    assert not claim(session.connection(), execution_id, "b")
+    assert not claim(session.connection(), execution_id, "b", held="x")
     assert lease_of(session, execution_id) == "a"
 
     # When: the retry of the run that held "a" claims it
-    assert claim(session, execution_id, "b", held="a")
+    assert claim(session.connection(), execution_id, "b", held="a")
 
     # Then: the claim is the retry's; a second copy of that retry is refused
     assert lease_of(session, execution_id) == "b"
-    assert not claim(session, execution_id, "c", held="a")
+    assert not claim(session.connection(), execution_id, "c", held="a")
 
 
 def test_a_pending_execution_is_claimed_in_one_statement_that_returns_its_start_data(
@@ -99,13 +99,13 @@ def test_a_dead_runners_claim_is_taken_over_once_stale_and_a_terminal_one_never(
     execution_id = held_execution(session, workflow, "a", idle_s=STALE_AFTER_S + 1)
 
     # Then: any runner takes it over (as before: no lease needed)
-    assert claim(session, execution_id, "b")
+    assert claim(session.connection(), execution_id, "b")
 
     # And: a finished execution is claimed by nobody, not even with its lease
     session.execute(
         sa.update(Execution).where(col(Execution.id) == execution_id).values(status=S.COMPLETED)
     )
-    assert not claim(session, execution_id, "c", held="b")
+    assert not claim(session.connection(), execution_id, "c", held="b")
 
 
 def run_once(execution_id: str, lease: str | None) -> list[tuple[str, int]]:

@@ -80,7 +80,7 @@ def _statement(target: ExecutionStatus, columns: frozenset[str]) -> sa.Update:
 
 
 def claim(
-    bind: Session | sa.Connection, execution_id: str, lease: str, *, held: str | None = None
+    connection: sa.Connection, execution_id: str, lease: str, *, held: str | None = None
 ) -> bool:
     """Take the execution for this runner (status RUNNING, a fresh heartbeat, ``lease``
     as the claim's token; ``lease`` must be new for each claim): from PENDING or
@@ -102,7 +102,7 @@ def claim(
         "_lease": lease,
         "_held": held,
     }
-    return bool(bind.execute(_CLAIM, parameters).rowcount)  # type: ignore[attr-defined]
+    return bool(connection.execute(_CLAIM, parameters).rowcount)
 
 
 def claim_pending(
