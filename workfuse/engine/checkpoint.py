@@ -66,7 +66,7 @@ def save(
     if runs:
         connection.execute(_sqlite_upsert(), list(runs))
     if logs:
-        connection.execute(sa.insert(_LOGS), list(logs))
+        connection.execute(_INSERT_LOGS, list(logs))
     return connection.execute(statement, parameters)
 
 
@@ -90,6 +90,7 @@ def claim_attempt(connection: sa.Connection, run: Row, seen_attempt: int) -> boo
 
 # --- statements (built once: building one costs more than running it) ------------------
 
+_INSERT_LOGS = sa.insert(_LOGS)
 _NEXT_ATTEMPT = (
     sa.update(_RUNS)
     .where(
