@@ -20,6 +20,7 @@ on both databases. Run both on a :func:`~workfuse.db.statement_scope` connection
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -64,7 +65,7 @@ def save(
         arrays = {"_runs": _json_array(runs), "_logs": _json_array(logs)}
         return connection.execute(_with_rows_written(statement), {**parameters, **arrays})
     if runs:
-        connection.execute(_sqlite_upsert(), list(runs))
+        connection.execute(_SQLITE_UPSERT, list(runs))
     if logs:
         connection.execute(_INSERT_LOGS, list(logs))
     return connection.execute(statement, parameters)
@@ -76,7 +77,8 @@ def claim_attempt(connection: sa.Connection, run: Row, seen_attempt: int) -> boo
     ``seen_attempt`` (a compare-and-set). Returns whether this call won."""
     if seen_attempt == 0:
         # rowcount is not reported for INSERT ... ON CONFLICT: RETURNING says it.
-        return connection.execute(_insert_if_absent(connection), dict(run)).first() is not None
+        insert = _INSERT_IF_ABSENT[connection.dialect.name]
+        return connection.execute(insert, dict(run)).first() is not None
     parameters = {
         "_execution_id": run["execution_id"],
         "_node_id": run["node_id"],
@@ -90,7 +92,21 @@ def claim_attempt(connection: sa.Connection, run: Row, seen_attempt: int) -> boo
 
 # --- statements (built once: building one costs more than running it) ------------------
 
+
+def _upsert(insert: Any) -> Any:
+    """``insert`` of node runs, overwriting the run of the same node (never its id)."""
+    return insert.on_conflict_do_update(
+        index_elements=_KEY, set_={name: insert.excluded[name] for name in _UPSERT_COLUMNS}
+    )
+
+
 _INSERT_LOGS = sa.insert(_LOGS)
+_SQLITE_UPSERT = _upsert(sqlite_insert(_RUNS))  #: executemany on SQLite
+#: INSERT ... ON CONFLICT DO NOTHING RETURNING id for a node run, per dialect name.
+_INSERT_IF_ABSENT = {
+    name: insert(_RUNS).on_conflict_do_nothing(index_elements=_KEY).returning(_RUNS.c.id)
+    for name, insert in (("postgresql", postgresql_insert), ("sqlite", sqlite_insert))
+}
 _NEXT_ATTEMPT = (
     sa.update(_RUNS)
     .where(
@@ -105,47 +121,20 @@ _NEXT_ATTEMPT = (
         error=sa.null(),
     )
 )
-_built: dict[Any, Any] = {}
 
 
-def _insert_if_absent(connection: sa.Connection) -> Any:
-    """INSERT ... ON CONFLICT DO NOTHING RETURNING id for a node run, per dialect."""
-    dialect = connection.dialect.name
-    key = ("insert_if_absent", dialect)
-    if key not in _built:
-        insert = (postgresql_insert if dialect == "postgresql" else sqlite_insert)(_RUNS)
-        _built[key] = insert.on_conflict_do_nothing(index_elements=_KEY).returning(_RUNS.c.id)
-    return _built[key]
-
-
-def _sqlite_upsert() -> Any:
-    """INSERT ... ON CONFLICT (execution_id, node_id) DO UPDATE for SQLite (executemany)."""
-    if "sqlite_upsert" not in _built:
-        insert = sqlite_insert(_RUNS)
-        _built["sqlite_upsert"] = insert.on_conflict_do_update(
-            index_elements=_KEY, set_={name: insert.excluded[name] for name in _UPSERT_COLUMNS}
-        )
-    return _built["sqlite_upsert"]
-
-
+@functools.cache
 def _with_rows_written(final: sa.Update) -> Any:
     """``final`` behind two CTEs: the node runs upserted from the JSON array ``_runs``
-    and the log lines inserted from ``_logs`` (PostgreSQL; built once per UPDATE)."""
-    key = ("postgresql", final)
-    if key not in _built:
-        runs = _records("_runs", _RUNS)
-        insert = postgresql_insert(_RUNS).from_select(
-            [c.name for c in _RUNS.columns], sa.select(*runs.c)
-        )
-        upsert = insert.on_conflict_do_update(
-            index_elements=_KEY, set_={name: insert.excluded[name] for name in _UPSERT_COLUMNS}
-        )
-        logs = _records("_logs", _LOGS)
-        insert_logs = sa.insert(_LOGS).from_select(
-            [c.name for c in _LOGS.columns], sa.select(*logs.c)
-        )
-        _built[key] = final.add_cte(upsert.cte("runs_written"), insert_logs.cte("logs_written"))
-    return _built[key]
+    and the log lines inserted from ``_logs`` (PostgreSQL; built once per UPDATE, and
+    the UPDATEs are themselves built once)."""
+    runs = _records("_runs", _RUNS)
+    upsert = _upsert(
+        postgresql_insert(_RUNS).from_select([c.name for c in _RUNS.columns], sa.select(*runs.c))
+    )
+    logs = _records("_logs", _LOGS)
+    insert_logs = sa.insert(_LOGS).from_select([c.name for c in _LOGS.columns], sa.select(*logs.c))
+    return final.add_cte(upsert.cte("runs_written"), insert_logs.cte("logs_written"))
 
 
 def _records(name: str, table: sa.Table) -> Any:

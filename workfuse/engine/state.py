@@ -7,6 +7,7 @@ both win, and a terminal status is never overwritten.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from datetime import timedelta
 from typing import Any
@@ -111,23 +112,20 @@ def claim_pending(
     """:func:`claim` for its common case, an execution never started (PENDING), in one
     statement that also returns the execution's ``columns``; ``None`` when it is not
     PENDING (then :func:`claim` decides)."""
-    statement = _claim_pending_statements.get(tuple(columns))
-    if statement is None:
-        table = Execution.__table__  # type: ignore[attr-defined]
-        statement = _claim_pending_statements[tuple(columns)] = (
-            sa.update(table)
-            .where(table.c.id == sa.bindparam("_execution_id"))
-            .where(table.c.status == S.PENDING.value)
-            .values(
-                status=S.RUNNING, heartbeat_at=sa.bindparam("_now"), lease=sa.bindparam("_lease")
-            )
-            .returning(*(table.c[name] for name in columns))
-        )
     parameters = {"_execution_id": execution_id, "_now": utcnow(), "_lease": lease}
-    return connection.execute(statement, parameters).first()
+    return connection.execute(_claim_pending_statement(tuple(columns)), parameters).first()
 
 
-_claim_pending_statements: dict[tuple[str, ...], sa.Update] = {}
+@functools.cache
+def _claim_pending_statement(columns: tuple[str, ...]) -> sa.Update:
+    table = Execution.__table__  # type: ignore[attr-defined]
+    return (
+        sa.update(table)
+        .where(table.c.id == sa.bindparam("_execution_id"))
+        .where(table.c.status == S.PENDING.value)
+        .values(status=S.RUNNING, heartbeat_at=sa.bindparam("_now"), lease=sa.bindparam("_lease"))
+        .returning(*(table.c[name] for name in columns))
+    )
 
 
 def _claim_statement() -> sa.Update:
