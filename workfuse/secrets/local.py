@@ -23,11 +23,9 @@ import hashlib
 import os
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import sqlalchemy as sa
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -43,6 +41,9 @@ from workfuse.secrets.base import (
     encode_value,
 )
 from workfuse.settings import ENCRYPTION_KEY_BYTES, Settings, get_settings
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 #: Opens a session that commits when the block succeeds (like ``db.session_scope``).
 SessionFactory = Callable[[], AbstractContextManager[Session]]
@@ -87,6 +88,10 @@ class LocalSecretStore:
 
     ``description`` and ``tags`` are accepted for parity with AWS and not stored: the
     caller's ``SecretReference`` row keeps the description.
+
+    The cipher library (about 7 MB of resident memory with OpenSSL) is loaded when a
+    value is first sealed or opened, so a process that never touches a credential
+    does not load it.
     """
 
     def __init__(
@@ -100,8 +105,9 @@ class LocalSecretStore:
             if len(candidate) != ENCRYPTION_KEY_BYTES:
                 raise ValueError(f"an encryption key must be {ENCRYPTION_KEY_BYTES} bytes")
         self._key_id = key_id(key)
-        self._ciphers = {key_id(old): AESGCM(old) for old in old_keys}
-        self._ciphers[self._key_id] = AESGCM(key)
+        self._keys = {key_id(old): old for old in old_keys}
+        self._keys[self._key_id] = key
+        self._ciphers: dict[str, AESGCM] = {}
         self._session_factory = session_factory
 
     @classmethod
@@ -123,7 +129,7 @@ class LocalSecretStore:
         return self._key_id
 
     def __repr__(self) -> str:
-        return f"LocalSecretStore(key_id={self._key_id!r}, keys={len(self._ciphers)})"
+        return f"LocalSecretStore(key_id={self._key_id!r}, keys={len(self._keys)})"
 
     # --- the SecretStore operations -------------------------------------------------
 
@@ -228,24 +234,36 @@ class LocalSecretStore:
     def _seal(self, row_id: str, data: bytes) -> tuple[bytes, bytes]:
         """A fresh nonce and the ciphertext of ``data`` for row ``row_id``, current key."""
         nonce = os.urandom(NONCE_BYTES)
-        ciphertext = self._ciphers[self._key_id].encrypt(nonce, data, _associated_data(row_id))
+        ciphertext = self._cipher(self._key_id).encrypt(nonce, data, _associated_data(row_id))
         return nonce, ciphertext
 
     def _open(self, row: SecretValue) -> bytes:
+        from cryptography.exceptions import InvalidTag
+
         arn = ARN_PREFIX + row.id
-        cipher = self._ciphers.get(row.key_id)
-        if cipher is None:
+        if row.key_id not in self._keys:
             raise SecretDecryptionError(
                 f"secret {arn} was encrypted with key id {row.key_id!r}, which is neither "
                 "WORKFUSE_ENCRYPTION_KEY nor one of WORKFUSE_ENCRYPTION_OLD_KEYS"
             )
         try:
-            return cipher.decrypt(row.nonce, row.ciphertext, _associated_data(row.id))
+            return self._cipher(row.key_id).decrypt(
+                row.nonce, row.ciphertext, _associated_data(row.id)
+            )
         except (InvalidTag, ValueError):
             raise SecretDecryptionError(
                 f"secret {arn} failed authentication: its stored ciphertext was altered, "
                 "truncated or copied from another row"
             ) from None
+
+    def _cipher(self, key_id: str) -> AESGCM:
+        """The AES-GCM cipher of a known key id, built on first use."""
+        cipher = self._ciphers.get(key_id)
+        if cipher is None:
+            from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+            cipher = self._ciphers[key_id] = AESGCM(self._keys[key_id])
+        return cipher
 
     def _reference(self, row: SecretValue) -> SecretReference:
         return SecretReference(
