@@ -263,12 +263,14 @@ def main() -> None:
     server.shutdown()
 
     # --- 2. throughput -----------------------------------------------------------
-    workers = _start_workers(args)
+    workers, worker_cpu = _start_workers(args)
     rates = []
+    cpu_ms = []  #: CPU of the process(es) running the executions, per execution
     small = workflows["small"]
     assert small.webhook_token
     for _ in range(max(3, args.runs // 2)):
         began = time.perf_counter()
+        cpu_began = worker_cpu()
         ids = []
         with session_scope() as session:
             for index in range(args.executions):
@@ -294,8 +296,9 @@ def main() -> None:
                 break
             time.sleep(0.02)
         rates.append(args.executions / (time.perf_counter() - began))
+        cpu_ms.append((worker_cpu() - cpu_began) / args.executions * 1000)
         accepted_in = f"{args.executions} webhooks accepted in {started:.2f} s"
-        print(f"  {accepted_in}; {rates[-1]:.0f} completed/s")
+        print(f"  {accepted_in}; {rates[-1]:.0f} completed/s; {cpu_ms[-1]:.2f} ms CPU each")
     workers()
     verdict = "OK" if statistics.median(rates) >= THROUGHPUT_TARGET else "UNDER TARGET"
     workers_used = (
@@ -309,6 +312,8 @@ def main() -> None:
         f" (min {min(rates):.1f}, max {max(rates):.1f};"
         f" {len(rates)} runs)  target >= {THROUGHPUT_TARGET:.0f}/s -> {verdict}"
     )
+    where = "the worker process" if args.redis else "this process (intake included)"
+    print(f"  CPU of {where} per execution: median {statistics.median(cpu_ms):.2f} ms")
     record(
         "engine.small workflow: completed executions",
         statistics.median(rates),
@@ -317,10 +322,11 @@ def main() -> None:
     )
 
 
-def _start_workers(args: argparse.Namespace) -> Callable[[], None]:
+def _start_workers(args: argparse.Namespace) -> tuple[Callable[[], None], Callable[[], float]]:
     """The workers of the deployment: ``workfuse worker --processes 1 --threads N`` with
     Redis (the script plays the app), else N worker threads in this process (the
-    embedded default). Returns what stops them."""
+    embedded default). Returns what stops them, and what reads the CPU seconds used so
+    far by the process(es) they run in (this one, in the embedded default)."""
     if not args.redis:
         import dramatiq
 
@@ -330,9 +336,9 @@ def _start_workers(args: argparse.Namespace) -> Callable[[], None]:
             broker.get_engine().broker, worker_threads=args.threads, worker_timeout=100
         )
         worker.start()
-        return worker.stop
+        return worker.stop, time.process_time
 
-    from bench.bench_webhooks import BIN, start_process, stop_process
+    from bench.bench_webhooks import BIN, cpu_seconds, start_process, stop_process
 
     log = Path(os.environ["WORKFUSE_DATA_DIR"]) / "worker.log"
     command = [str(BIN / "workfuse"), "worker", "--processes", "1", "--threads", str(args.threads)]
@@ -340,7 +346,7 @@ def _start_workers(args: argparse.Namespace) -> Callable[[], None]:
     time.sleep(3)  # imports and the first fetch
     if process.poll() is not None:
         sys.exit(log.read_text(errors="replace")[-3000:])
-    return lambda: stop_process(process)
+    return (lambda: stop_process(process)), (lambda: cpu_seconds(process))
 
 
 if __name__ == "__main__":

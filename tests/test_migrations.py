@@ -123,3 +123,32 @@ def test_percent_encoded_password_url_migrates(postgres_url: str) -> None:
     # Then: they applied (no configparser interpolation error)
     assert "workflows" in _tables(rendered)
     get_engine(rendered).dispose()
+
+
+def _led_by_another(table: str, inspector: sa.Inspector) -> list[str]:
+    """The indexes of ``table`` whose columns lead another index or unique constraint."""
+    indexes = {
+        ix["name"]: tuple(ix["column_names"])
+        for ix in inspector.get_indexes(table)
+        if "duplicates_constraint" not in ix  # PostgreSQL's index behind a unique constraint
+    }
+    others = [*indexes.values()]
+    others += [tuple(uq["column_names"]) for uq in inspector.get_unique_constraints(table)]
+    return [
+        f"{table}.{name} {columns}"
+        for name, columns in indexes.items()
+        if sum(other[: len(columns)] == columns for other in others) > 1
+    ]
+
+
+def test_no_index_repeats_the_leading_columns_of_another(empty_database_url: str) -> None:
+    # Given: a migrated database
+    upgrade_database(empty_database_url)
+
+    # Then: no index duplicates what a wider index or unique constraint already serves
+    # (each one is another write for every row inserted, and for many updates)
+    inspector = sa.inspect(get_engine(empty_database_url))
+    redundant = [
+        name for table in inspector.get_table_names() for name in _led_by_another(table, inspector)
+    ]
+    assert redundant == []
