@@ -4,6 +4,8 @@ is one statement sent without a transaction around it."""
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -12,10 +14,13 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from tests.engine.helpers import edge, jsonata, make_workflow, node, stored_execution
+from tests.engine.helpers import edge, jsonata, make_workflow, node, stored_execution, wait_for
+from tests.support.local_server import Response, serve
 from workfuse.db import get_engine, statement_scope
 from workfuse.db_types import new_id, utcnow
 from workfuse.engine import checkpoint
+from workfuse.engine.events import get_event_bus
+from workfuse.engine.runner import ExecutionRunner
 from workfuse.engine.state import transition_statement
 from workfuse.models import (
     Execution,
@@ -26,6 +31,7 @@ from workfuse.models import (
     NodeRunStatus,
     User,
 )
+from workfuse.secrets import process_secret_store
 
 S = ExecutionStatus
 
@@ -176,6 +182,78 @@ def test_only_one_of_two_claims_of_the_same_attempt_wins(
     assert stored_runs(session, execution_id)["call"].attempt == 2
 
 
+def save_and_claim(
+    runs: list[dict[str, Any]], claim: dict[str, Any], seen_attempt: int
+) -> tuple[ExecutionStatus | None, bool]:
+    logs = [log_row(run["execution_id"], run["node_id"], "done") for run in runs]
+    with statement_scope() as connection:
+        return checkpoint.save_and_claim(connection, runs, logs, utcnow(), claim, seen_attempt)
+
+
+def test_a_checkpoint_can_claim_the_next_nodes_attempt_with_it(
+    database_url: str, session: Session, execution_id: str
+) -> None:
+    # Given: a finished node, and the next (side-effecting) node's first attempt
+    charge = run_row(execution_id, "charge")
+    call = run_row(execution_id, "call", status=NodeRunStatus.RUNNING, output=None)
+
+    # When: both go to the database at once
+    status, won = save_and_claim([charge], call, seen_attempt=0)
+
+    # Then: the heartbeat read the status, the claim won, every row and column is there
+    assert (status, won) == (S.RUNNING, True)
+    stored = stored_runs(session, execution_id)
+    for run in (charge, call):
+        assert {name: getattr(stored[run["node_id"]], name) for name in run} == run
+    lines = session.exec(select(ExecutionLog).where(ExecutionLog.execution_id == execution_id))
+    assert [line.node_id for line in lines] == ["charge"]
+
+    # And: the same attempt cannot be claimed twice; the next one can, from the one seen
+    again = {**call, "id": new_id()}
+    assert save_and_claim([], again, seen_attempt=0) == (S.RUNNING, False)
+    assert save_and_claim([], {**call, "attempt": 2}, seen_attempt=1) == (S.RUNNING, True)
+    assert save_and_claim([], {**call, "attempt": 2}, seen_attempt=1) == (S.RUNNING, False)
+    assert stored_runs(session, execution_id)["call"].attempt == 2
+
+
+@pytest.mark.parametrize("seen_attempt", [0, 1])
+def test_no_attempt_is_claimed_for_a_cancelled_execution_but_the_rows_land(
+    database_url: str, session: Session, execution_id: str, seen_attempt: int
+) -> None:
+    # Given: an execution cancelled while its last node ran (and, for a retry, the
+    # next node's earlier attempt on record)
+    if seen_attempt:
+        save(
+            [run_row(execution_id, "call", status=NodeRunStatus.RETRYING)],
+            [],
+            heartbeat(execution_id),
+        )
+    with get_engine().begin() as connection:
+        connection.execute(*transition_statement(execution_id, S.CANCELLED))
+    call = run_row(execution_id, "call", status=NodeRunStatus.RUNNING, attempt=seen_attempt + 1)
+
+    # When: the runner saves that node and claims the next
+    status, won = save_and_claim([run_row(execution_id, "charge")], call, seen_attempt)
+
+    # Then: it reads CANCELLED and claims nothing; the finished node is on record
+    assert (status, won) == (S.CANCELLED, False)
+    stored = stored_runs(session, execution_id)
+    assert "charge" in stored
+    assert ("call" in stored) == bool(seen_attempt)
+    if seen_attempt:
+        assert stored["call"].status is NodeRunStatus.RETRYING
+
+
+def test_a_deleted_execution_reads_nothing_and_claims_nothing(
+    database_url: str, session: Session, execution_id: str
+) -> None:
+    with get_engine().begin() as connection:
+        connection.execute(sa.delete(Execution).where(Execution.id == execution_id))  # type: ignore[arg-type]
+
+    call = run_row(execution_id, "call", status=NodeRunStatus.RUNNING)
+    assert save_and_claim([], call, seen_attempt=0) == (None, False)
+
+
 @pytest.fixture
 def statements(database_url: str) -> Iterator[list[tuple[str, bool]]]:
     """Every statement sent to the database while the test runs, with whether the
@@ -204,3 +282,69 @@ def test_on_postgres_a_checkpoint_is_one_statement_without_a_transaction(
     text, autocommit = statements[0]
     assert text.startswith("WITH runs_written AS")
     assert autocommit
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+@pytest.mark.parametrize("seen_attempt", [0, 1])
+def test_on_postgres_a_checkpoint_and_a_claim_are_one_statement(
+    database_url: str, execution_id: str, statements: list[tuple[str, bool]], seen_attempt: int
+) -> None:
+    if seen_attempt:
+        save([run_row(execution_id, "call")], [], heartbeat(execution_id))
+        statements.clear()
+    call = run_row(execution_id, "call", status=NodeRunStatus.RUNNING, attempt=seen_attempt + 1)
+
+    assert save_and_claim([run_row(execution_id, "charge")], call, seen_attempt) == (
+        S.RUNNING,
+        True,
+    )
+
+    assert len(statements) == 1, statements
+    text, autocommit = statements[0]
+    assert text.startswith("WITH runs_written AS") and autocommit
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+def test_on_postgres_each_http_node_of_a_chain_costs_one_statement(
+    database_url: str,
+    session: Session,
+    user: User,
+    statements: list[tuple[str, bool]],
+    allow_loopback: None,
+) -> None:
+    """Its result and the next node's claim travel together (the last one's result with
+    the completion), and the status the checkpoint reads back serves the cancellation
+    check before the next call."""
+
+    def statements_for_chain_of(length: int, url: str) -> int:
+        calls = [node(f"call{index}", "http", {"url": url}) for index in range(length)]
+        chain = ["start", *(call["id"] for call in calls)]
+        workflow = make_workflow(
+            session,
+            user,
+            [node("start", "trigger", {}), *calls],
+            [edge(source, target) for source, target in itertools.pairwise(chain)],
+        )
+        execution = stored_execution(session, workflow, status=S.PENDING)
+        session.commit()
+        statements.clear()
+        runner = ExecutionRunner(
+            execution.id,
+            bus=get_event_bus(),
+            store=process_secret_store(),
+            schedule=lambda *_: None,
+        )
+        asyncio.run(runner.run())
+        count = len(statements)
+        execution, runs = wait_for(execution.id)
+        assert execution.status is S.COMPLETED, execution.error
+        assert all(runs[call["id"]].attempt == 1 for call in calls)
+        return count
+
+    with serve({"GET /ok": lambda request: Response.json({"ok": True})}) as server:
+        three = statements_for_chain_of(3, f"{server.url}/ok")
+        seven = statements_for_chain_of(7, f"{server.url}/ok")
+
+    assert seven - three == 4

@@ -10,7 +10,10 @@ Checkpoints: a side-effecting node (``NodeSpec.side_effects``: http, ai) has its
 attempt written *before* it starts and its result *before* the next node starts; the
 results of pure nodes (transform, condition, trigger) are written in batches, at the
 next side-effecting node, a failure or the end (running a pure node twice after a
-crash is harmless). Nodes whose inputs are all done run concurrently.
+crash is harmless). The result of a side-effecting node and the attempt of the one
+after it go in one checkpoint, read back with the status (the cancellation check before
+the call needs no read of its own); the last result goes with the completion. Nodes
+whose inputs are all done run concurrently.
 
 Limits: a node attempt may take at most :data:`NODE_TIMEOUT_S`; cancellation is
 noticed before a batch of nodes starts (at most every :data:`CANCEL_CHECK_S`, and
@@ -189,6 +192,10 @@ class ExecutionRunner:
 
     async def _run(self, plan: ExecutionPlan) -> None:
         known_status: object = NOT_READ
+        #: a side-effecting node finished since the last checkpoint: it is written before
+        #: the next batch starts (with the claim of a side-effecting node that follows it,
+        #: or with the completion)
+        unsaved = False
         finished = {node_id for node_id, run in self.runs.items() if run.status in DONE}
         skipped = {n for n, run in self.runs.items() if run.status is NodeRunStatus.SKIPPED}
         while True:
@@ -210,12 +217,19 @@ class ExecutionRunner:
                     skipped.add(node_id)
             if not live:
                 continue
-            if self._waiting_for_retry(live) or self._cancelled(live, known_status):
+            if self._waiting_for_retry(live):
                 return
-            known_status = NOT_READ
             try:
+                claimed = False
+                if unsaved or (len(live) == 1 and live[0].spec.side_effects):
+                    unsaved = False
+                    claimed = self._checkpoint_claiming(live)
+                    known_status = self._status_read_by_flush  # the next check needs no read
+                if self._cancelled(live, known_status):
+                    return
+                known_status = NOT_READ
                 if len(live) == 1:  # the common case: no task to schedule
-                    outcomes = [await self._attempt(live[0])]
+                    outcomes = [await self._attempt(live[0], claimed=claimed)]
                 else:
                     outcomes = await _all(self._attempt(node) for node in live)
             except _LostClaim:
@@ -227,12 +241,11 @@ class ExecutionRunner:
             for outcome in outcomes:
                 if outcome.error is None:
                     finished.add(outcome.node.id)
-            if failed or any(outcome.node.spec.side_effects for outcome in outcomes):
-                self._flush()
-                known_status = self._status_read_by_flush  # the next check needs no read
             if failed:
+                self._flush()
                 self._handle_failures(failed)
                 return
+            unsaved = any(outcome.node.spec.side_effects for outcome in outcomes)
         self._complete()
 
     def _begin(self) -> ExecutionPlan | None:
@@ -347,15 +360,14 @@ class ExecutionRunner:
             return True
         return False
 
-    async def _attempt(self, node: NodePlan) -> _Outcome:
+    async def _attempt(self, node: NodePlan, *, claimed: bool = False) -> _Outcome:
+        """Run one attempt of ``node``; ``claimed``: the checkpoint before it already
+        put this attempt on record (:meth:`_checkpoint_claiming`)."""
         run = self._run_row(node.id)
-        seen_attempt = run.attempt
-        run.attempt += 1
-        run.status = NodeRunStatus.RUNNING
-        run.started_at = utcnow()
-        run.error = None
-        if node.spec.side_effects and not self._claim(run, seen_attempt):
-            raise _LostClaim(node.id)
+        if not claimed:
+            seen_attempt = _start_attempt(run)
+            if node.spec.side_effects and not self._claim(run, seen_attempt):
+                raise _LostClaim(node.id)
         self._publish(UpdateType.NODE_STARTED, node.id, {"attempt": run.attempt})
         context = NodeContext(
             execution_id=self.execution_id,
@@ -509,21 +521,53 @@ class ExecutionRunner:
         self._status_read_by_flush = NOT_READ
         if not self.pending and not self.pending_logs and target is None:
             return True
-        runs, self.pending = list(self.pending.values()), {}
-        logs, self.pending_logs = self.pending_logs, []
+        runs, logs = self._take_pending()
         final = (
             self._heartbeat()
             if target is None
             else transition_statement(self.execution_id, target, **values)
         )
         with statement_scope() as connection:
-            result = checkpoint.save(
-                connection, [run.values(self.execution_id) for run in runs], logs, final
-            )
+            result = checkpoint.save(connection, runs, logs, final)
             if target is not None:
                 return bool(result.rowcount)
             self._status_read_by_flush = result.scalar_one_or_none()
         return True
+
+    def _checkpoint_claiming(self, live: list[NodePlan]) -> bool:
+        """The checkpoint before a batch starts (the last one's side effects are in
+        it). When the batch is one side-effecting node, the same statement claims its
+        attempt (:func:`~workfuse.engine.checkpoint.save_and_claim`) and True is
+        returned; the claim is refused while the execution is finished or cancelled
+        (False: the cancellation check sees the status). Raises :class:`_LostClaim`
+        when another runner claimed the attempt first."""
+        node = live[0]
+        if len(live) > 1 or not node.spec.side_effects:
+            self._flush()
+            return False
+        run = self._run_row(node.id)
+        seen_attempt = _start_attempt(run)
+        self.pending.pop(node.id, None)  # its row is the claim
+        runs, logs = self._take_pending()
+        with statement_scope() as connection:
+            status, won = checkpoint.save_and_claim(
+                connection,
+                runs,
+                logs,
+                utcnow(),
+                run.values(self.execution_id),
+                seen_attempt,
+            )
+        self._status_read_by_flush = status
+        if not won and status is not None and status not in TERMINAL:
+            raise _LostClaim(node.id)
+        return won
+
+    def _take_pending(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """The pending node runs (as rows) and log lines, no longer pending."""
+        runs = [run.values(self.execution_id) for run in self.pending.values()]
+        logs, self.pending, self.pending_logs = self.pending_logs, {}, []
+        return runs, logs
 
     def _claim(self, run: _Run, seen_attempt: int) -> bool:
         """Put this attempt on record before its side effect happens, as a
@@ -548,6 +592,16 @@ class ExecutionRunner:
         self.bus.publish(
             ExecutionUpdate(execution_id=self.execution_id, type=kind, node_id=node_id, data=data)
         )
+
+
+def _start_attempt(run: _Run) -> int:
+    """Move ``run`` to its next attempt, running from now; returns the attempt it had."""
+    seen_attempt = run.attempt
+    run.attempt += 1
+    run.status = NodeRunStatus.RUNNING
+    run.started_at = utcnow()
+    run.error = None
+    return seen_attempt
 
 
 async def _all(work: Iterable[Awaitable[T]]) -> list[T]:

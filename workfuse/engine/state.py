@@ -70,7 +70,7 @@ def _statement(target: ExecutionStatus, columns: frozenset[str]) -> sa.Update:
         statement = _statements[key] = (
             sa.update(table)
             .where(table.c.id == sa.bindparam("_execution_id"))
-            .where(_status_is(table, TRANSITIONS[target]))
+            .where(status_is(table, TRANSITIONS[target]))
             .values(
                 status=target,
                 heartbeat_at=sa.bindparam("_now"),
@@ -135,7 +135,7 @@ def _claim_statement() -> sa.Update:
         .where(table.c.id == sa.bindparam("_execution_id"))
         .where(
             sa.or_(
-                _status_is(table, (S.PENDING, S.RETRYING)),
+                status_is(table, (S.PENDING, S.RETRYING)),
                 sa.and_(
                     table.c.status == S.RUNNING.value,
                     sa.or_(
@@ -151,7 +151,7 @@ def _claim_statement() -> sa.Update:
     )
 
 
-def _status_is(table: sa.Table, statuses: Iterable[ExecutionStatus]) -> sa.ColumnElement[bool]:
+def status_is(table: sa.Table, statuses: Iterable[ExecutionStatus]) -> sa.ColumnElement[bool]:
     """``status = a OR status = b ...``: unlike ``IN (list)``, whose list SQLAlchemy
     renders anew at every execution, a statement with plain bound values is reused
     as it is (on PostgreSQL, prepared once)."""
