@@ -201,6 +201,8 @@ class Execution(SQLModel, table=True):
     __table_args__ = (
         sa.UniqueConstraint("workflow_id", "idempotency_key"),
         sa.Index("ix_executions_user_started", "user_id", "started_at", "id"),
+        #: one workflow's executions newest first (its list, its latest run, retention)
+        sa.Index("ix_executions_workflow_started", "workflow_id", "started_at", "id"),
     )
 
     id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
