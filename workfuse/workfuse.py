@@ -14,6 +14,7 @@ from workfuse.bootstrap import prepare
 from workfuse.db_types import utcnow
 from workfuse.engine.broker import start_embedded_workers
 from workfuse.engine.reconciler import start_reconciler_thread
+from workfuse.engine.runner_lock import hold_runner_lock
 from workfuse.logs import configure_logging
 from workfuse.settings import get_settings
 from workfuse.ui import routes
@@ -40,9 +41,12 @@ async def _start_up() -> AsyncIterator[None]:
     await asyncio.to_thread(prepare)
     workers = start_embedded_workers()
     stop_reconciler = threading.Event()
-    # In-process workers: what the app's last run left unfinished died with it.
+    # In-process workers: what the app's last run left unfinished died with it, and
+    # with the runner lock no other app can be finishing it.
     start_reconciler_thread(
-        stop=stop_reconciler, resume_before=started if workers is not None else None
+        stop=stop_reconciler,
+        resume_before=started if workers is not None else None,
+        runners_gone=workers is not None and hold_runner_lock(get_settings().resolved_database_url),
     )
     try:
         yield

@@ -37,6 +37,7 @@ def stored(
     *,
     age_s: float,
     heartbeat_age_s: float | None = None,
+    lease: str | None = None,
 ) -> Execution:
     """An execution row as a crash would leave it: stored, but no message on its way."""
     now = utcnow()
@@ -48,6 +49,7 @@ def stored(
         user_id=workflow.user_id,
         started_at=now - timedelta(seconds=age_s),
         heartbeat_at=None if heartbeat_age_s is None else now - timedelta(seconds=heartbeat_age_s),
+        lease=lease,
     )
     session.add(execution)
     session.commit()
@@ -233,6 +235,29 @@ def test_the_reconciler_thread_runs_passes_until_stopped(
         stop.set()
     thread.join(timeout=5)
     assert not thread.is_alive()
+
+
+def test_an_app_that_holds_the_runner_lock_resumes_a_running_execution_at_once(
+    engine: str, session: Session, workflow: Workflow
+) -> None:
+    # Given: a RUNNING execution inside a node, whose runner beat 2 s ago (its app has
+    # exited: the restarted app holds the database's runner lock)
+    beating = stored(session, workflow, S.RUNNING, age_s=30, heartbeat_age_s=2, lease="gone")
+    started = utcnow() - timedelta(seconds=3)
+    node_run(
+        session, beating, "double", status=NodeRunStatus.RUNNING, attempt=1, started_at=started
+    )
+    restarted = utcnow() - timedelta(seconds=1)
+
+    # When: the restarted app resumes what was left before it started
+    sent = resume_interrupted(before=restarted, runners_gone=True)
+
+    # Then: it is taken over at once (not 45 s later), the interrupted node running again
+    assert sent == 1
+    finished, runs = wait_for(beating.id, timeout=10)
+    assert finished.status is S.COMPLETED, finished.error
+    assert runs["double"].attempt == 2
+    assert finished.lease != "gone"
 
 
 def test_an_app_restart_resumes_what_its_last_run_left_once_its_runner_is_silent(

@@ -132,11 +132,13 @@ def get_engine() -> Engine:
         return _engine
 
 
-def enqueue(execution_id: str, delay_ms: int | None = None) -> None:
-    """Send the execution's message (``delay_ms`` later). Raises if the broker is down
-    or does not answer within :data:`~workfuse.redis_clients.REDIS_TIMEOUT_S`; the execution stays
-    stored and the reconciler sends it again."""
-    get_engine().actor.send_with_options(args=(execution_id,), delay=delay_ms or None)
+def enqueue(execution_id: str, delay_ms: int | None = None, lease: str | None = None) -> None:
+    """Send the execution's message (``delay_ms`` later; with ``lease``, the lease of a
+    runner known to be gone, which the runner may take over at once). Raises if the
+    broker is down or does not answer within :data:`~workfuse.redis_clients.REDIS_TIMEOUT_S`;
+    the execution stays stored and the reconciler sends it again."""
+    options: dict[str, Any] = {LEASE_OPTION: lease} if lease is not None else {}
+    get_engine().actor.send_with_options(args=(execution_id,), delay=delay_ms or None, **options)
 
 
 def start_embedded_workers(threads: int = DEFAULT_EMBEDDED_THREADS) -> dramatiq.Worker | None:

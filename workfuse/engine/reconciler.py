@@ -15,10 +15,12 @@ re-sent at most once per ``stale_after_s``, not on every pass.
 With the in-process broker (no Redis: the embedded default) the messages live in the
 app's memory, so when the app starts, every execution its last run left unfinished
 has lost its message: :func:`resume_interrupted` sends each again, without waiting
-``stale_after_s`` or a node's timeout. A RUNNING one resumes once its runner has been
-silent for ``STALE_AFTER_S`` (the rule by which any runner takes over another's run),
-so a run that an app still shutting down is finishing is not run twice; a node that
-was running when its app died runs again (its call may have been made once already).
+``stale_after_s`` or a node's timeout. A RUNNING one resumes at once when the app holds
+the database's runner lock (:mod:`workfuse.engine.runner_lock`: every earlier app on
+that SQLite file has exited), else once its runner has been silent for ``STALE_AFTER_S``
+(the rule by which any runner takes over another's run), so a run that an app still
+shutting down is finishing is not run twice; a node that was running when its app died
+runs again (its call may have been made once already).
 
 Limits: a runner beats (``heartbeat_at``) at least every 10 s while it holds an
 execution, and a second runner takes a RUNNING execution only once that heartbeat is
@@ -36,6 +38,7 @@ import logging
 import threading
 import time
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -92,7 +95,7 @@ def reconcile(
             return sent
 
 
-def resume_interrupted(*, before: datetime) -> int:
+def resume_interrupted(*, before: datetime, runners_gone: bool = False) -> int:
     """Send again every execution still PENDING, RUNNING or RETRYING whose last sign of
     life (heartbeat, or start) is older than ``before``, the moment this app process
     started; returns how many messages were sent. Only for a process with the in-process
@@ -101,22 +104,38 @@ def resume_interrupted(*, before: datetime) -> int:
 
     A RUNNING execution's message is delayed until its heartbeat is
     :data:`STALE_AFTER_S` (plus :data:`RESUME_MARGIN_S`) old, when a runner may take it
-    over; PENDING and RETRYING ones are sent at once, stamped as :func:`reconcile`
-    stamps what it sends (so its passes do not send them again)."""
+    over; with ``runners_gone`` (this process holds the database's runner lock, so no
+    other process runs any), it is sent at once with the lease of the runner that held
+    it, which the new runner takes over. PENDING and RETRYING ones are sent at once,
+    stamped as :func:`reconcile` stamps what it sends (so its passes do not send them
+    again)."""
     now = utcnow()
     last_sign = sa.func.coalesce(col(Execution.heartbeat_at), col(Execution.started_at))
     with session_scope() as session:
-        rows = session.exec(
-            select(Execution.id, Execution.status, Execution.heartbeat_at, Execution.started_at)
-            .where(col(Execution.status).in_([S.PENDING, S.RUNNING, S.RETRYING]))
-            .where(last_sign < before)
-            .order_by(col(Execution.started_at))
-        ).all()
+        rows = cast(
+            "list[tuple[str, ExecutionStatus, datetime | None, datetime, str | None]]",
+            session.execute(
+                sa.select(
+                    col(Execution.id),
+                    col(Execution.status),
+                    col(Execution.heartbeat_at),
+                    col(Execution.started_at),
+                    col(Execution.lease),
+                )
+                .where(col(Execution.status).in_([S.PENDING, S.RUNNING, S.RETRYING]))
+                .where(last_sign < before)
+                .order_by(col(Execution.started_at))
+            ).all(),
+        )
     sent = 0
     waiting: list[tuple[str, ExecutionStatus, datetime | None]] = []
-    for execution_id, status, heartbeat, started in rows:
+    for execution_id, status, heartbeat, started, lease in rows:
         if ExecutionStatus(status) is not S.RUNNING:
             waiting.append((execution_id, ExecutionStatus(status), heartbeat))
+            continue
+        if runners_gone and lease is not None:
+            log.info("reconciler: resuming RUNNING execution %s now", execution_id)
+            sent += send(execution_id, lease=lease)
             continue
         silent_s = (now - (heartbeat or started)).total_seconds()
         delay_s = max(STALE_AFTER_S + RESUME_MARGIN_S - silent_s, 0.0)
@@ -249,11 +268,13 @@ def start_reconciler_thread(
     *,
     stale_after_s: float = DEFAULT_STALE_AFTER_S,
     resume_before: datetime | None = None,
+    runners_gone: bool = False,
     stop: threading.Event | None = None,
 ) -> threading.Thread:
     """Run :func:`reconcile` now and then every ``interval_s`` seconds in a daemon
     thread, until ``stop`` is set; with ``resume_before`` (the start of an app with the
-    in-process broker), :func:`resume_interrupted` instead of the first pass. Retention
+    in-process broker), :func:`resume_interrupted` (with ``runners_gone``) instead of
+    the first pass. Retention
     (:func:`prune_by_settings`) runs in the same thread at start and then every
     :data:`PRUNE_INTERVAL_S`. A failed pass (database down) is logged and the next pass
     tries again."""
@@ -265,7 +286,7 @@ def start_reconciler_thread(
         while not stopped.is_set():
             try:
                 if resume is not None:  # it covers everything a first pass would send
-                    resume_interrupted(before=resume)
+                    resume_interrupted(before=resume, runners_gone=runners_gone)
                     resume = None
                 else:
                     reconcile(stale_after_s=stale_after_s)

@@ -93,11 +93,11 @@ def start_execution(
     return execution
 
 
-def send(execution_id: str, delay_ms: int | None = None) -> bool:
-    """Enqueue (``delay_ms`` later); False (logged) if the broker refused: the
-    reconciler retries later."""
+def send(execution_id: str, delay_ms: int | None = None, lease: str | None = None) -> bool:
+    """Enqueue (``delay_ms`` later; ``lease``: see :func:`~workfuse.engine.broker.enqueue`);
+    False (logged) if the broker refused: the reconciler retries later."""
     try:
-        broker.enqueue(execution_id, delay_ms)
+        broker.enqueue(execution_id, delay_ms, lease)
     except Exception as error:  # any broker failure: the execution is stored anyway
         log.warning("execution %s stored but not enqueued (%s)", execution_id, error)
         return False
