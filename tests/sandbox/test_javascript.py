@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -621,50 +619,3 @@ def test_a_long_transform_does_not_block_the_event_loop() -> None:
     # Then the ticker kept running meanwhile
     assert elapsed >= 0.29
     assert ticks >= 10
-
-
-#: A fresh process whose first sandbox is created by a thread that then ends (as a
-#: worker thread running the first JavaScript node may): every later call, a timeout's
-#: recovery included, runs on other threads.
-FIRST_USE_OFF_THE_MAIN_THREAD = """
-import threading
-from concurrent.futures import ThreadPoolExecutor
-from workfuse.sandbox import SandboxError
-from workfuse.sandbox.javascript import JavaScriptSandbox
-from workfuse.sandbox.javascript.v8 import v8_is_initialised
-
-assert not v8_is_initialised()
-boxes = []
-first = threading.Thread(target=lambda: boxes.append(JavaScriptSandbox(workers=2)))
-first.start(); first.join()
-box = boxes[0]
-def call(n):
-    if n == 5:
-        try:
-            box.run("while (true) {}", {}, timeout_ms=200)
-        except SandboxError as error:
-            return error.kind
-    return box.run("return trigger.n * 2", {"trigger": {"n": n}}).value
-with ThreadPoolExecutor(max_workers=4) as pool:
-    results = list(pool.map(call, range(12)))
-box.shutdown()
-keepers = [t.name for t in threading.enumerate() if t.name == "v8-init"]
-print(v8_is_initialised(), keepers, results)
-"""
-
-
-def test_v8_first_used_off_the_main_thread_serves_every_thread() -> None:
-    # When: a fresh process creates its first sandbox on a thread that then ends
-    result = subprocess.run(
-        [sys.executable, "-c", FIRST_USE_OFF_THE_MAIN_THREAD],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-    # Then: V8 was initialised on a thread that stays, and calls from other threads
-    # (a timeout and its isolate's replacement among them) all get their answers
-    assert result.returncode == 0, result.stderr
-    expected = [n * 2 for n in range(12)]
-    expected[5] = "timeout"
-    assert result.stdout.strip() == f"True ['v8-init'] {expected}"

@@ -46,8 +46,8 @@ Threads
     (and so their memory) is bounded. Every sandbox is shut down at interpreter exit.
 
 Modules
-    :mod:`.v8` (V8's initialisation, when the first sandbox is created: a process
-    that runs no JavaScript does not load V8), :mod:`.bootstrap` (the JavaScript that locks an
+    :mod:`.v8` (V8's initialisation: importing this package does it, and it must
+    happen on the main thread), :mod:`.bootstrap` (the JavaScript that locks an
     isolate down and runs user code), :mod:`.isolate` (one isolate, syntax errors),
     :mod:`.worker` (a thread owning an isolate) and :mod:`.pool`
     (:class:`JavaScriptSandbox`, its limits, the default sandbox).
@@ -71,6 +71,9 @@ from workfuse.sandbox.javascript.pool import (
     run_javascript,
 )
 from workfuse.sandbox.javascript.pool import DEFAULT_WORKERS as DEFAULT_WORKERS
+
+# Importing the package initialises V8 on the importing thread, which must be the main one.
+from workfuse.sandbox.javascript.v8 import _initialise_v8 as _initialise_v8
 
 __all__ = [
     "DEFAULT_MEMORY_LIMIT",

@@ -25,7 +25,7 @@ from typing import Any
 from py_mini_racer import JSEvalException, JSOOMException, JSTimeoutException
 
 from workfuse.sandbox import MAX_OUTPUT_CHARS, SandboxError, encode_document
-from workfuse.sandbox.javascript.v8 import ensure_v8
+from workfuse.sandbox.javascript.v8 import _initialise_v8
 from workfuse.sandbox.javascript.worker import _Job, _Worker
 
 DEFAULT_TIMEOUT_MS = 5_000
@@ -58,7 +58,7 @@ class JavaScriptSandbox:
     ) -> None:
         if workers < 1:
             raise ValueError("a sandbox needs at least one worker")
-        ensure_v8()
+        _initialise_v8()
         self.memory_limit = memory_limit
         self.max_log_lines = max_log_lines
         self.max_log_line_chars = max_log_line_chars

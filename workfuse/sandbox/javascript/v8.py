@@ -1,63 +1,43 @@
-"""V8's one-time, process-wide initialisation, done when the first sandbox is created.
+"""V8's one-time, process-wide initialisation, run when this module is first imported.
 
-Loading V8 costs about 40 MB of resident memory (its 74 MB library and its ICU data),
-so a process that never runs JavaScript (a worker whose workflows use only JSONata, the
-app with the Redis broker) never pays it: importing this package loads nothing.
-
-V8 is initialised once and then serves isolates on any thread. It is initialised on a
-thread that lives as long as the process: the main thread when the first sandbox is
-created there, otherwise a dedicated daemon thread that initialises V8 and then waits
-for ever (the first JavaScript node usually runs on a worker thread, which may end).
+The package imports this module, so importing ``workfuse.sandbox.javascript`` on the
+main thread initialises V8 there. Off the main thread nothing is initialised: a
+``RuntimeWarning`` says so, and :class:`JavaScriptSandbox` tries again when created.
 """
 
 from __future__ import annotations
 
 import threading
+import warnings
 
 from py_mini_racer import init_mini_racer
 
-_lock = threading.Lock()
-_initialised = False
+# V8 must be initialised on the main thread: initialised on another thread, creating
+# isolates on further threads crashes the process (mini-racer 0.14, seen here twice; the
+# second time, 2026-11-27, with V8 initialised on a thread that lived as long as the
+# process: "[FATAL:partition_address_space.cc(243)] Check failed:
+# !IsConfigurablePoolInitialized()", once in a CI run after passing locally). Doing it at
+# import (about 80 ms, and about 40 MB of resident memory, most of it pages of the
+# library shared between processes) makes that the case whenever the app imports the
+# node types at start-up, as it does; so a process pays for V8 even if it never runs
+# JavaScript.
+_v8_ready = False
 
 
-def v8_is_initialised() -> bool:
-    """Whether this process has loaded and initialised V8."""
-    return _initialised
-
-
-def ensure_v8() -> None:
-    """Initialise V8 once, on a thread that outlives every isolate; blocks until done.
-
-    Raises what V8's initialisation raised (the next call tries again).
-    """
-    global _initialised
-    if _initialised:
+def _initialise_v8() -> None:
+    global _v8_ready
+    if _v8_ready:
         return
-    with _lock:
-        if _initialised:
-            return
-        if threading.current_thread() is threading.main_thread():
-            init_mini_racer(ignore_duplicate_init=True)
-        else:
-            _initialise_on_a_lasting_thread()
-        _initialised = True
+    if threading.current_thread() is threading.main_thread():
+        init_mini_racer(ignore_duplicate_init=True)
+        _v8_ready = True
+    else:
+        warnings.warn(
+            "workfuse.sandbox.javascript was first used off the main thread: import it "
+            "on the main thread at start-up, or V8 may crash when isolates are created",
+            RuntimeWarning,
+            stacklevel=3,
+        )
 
 
-def _initialise_on_a_lasting_thread() -> None:
-    failures: list[BaseException] = []
-    done = threading.Event()
-
-    def initialise_and_stay() -> None:
-        try:
-            init_mini_racer(ignore_duplicate_init=True)
-        except BaseException as failure:
-            failures.append(failure)
-            return
-        finally:
-            done.set()
-        threading.Event().wait()  # stays, as a main thread would
-
-    threading.Thread(target=initialise_and_stay, name="v8-init", daemon=True).start()
-    done.wait()
-    if failures:
-        raise failures[0]
+_initialise_v8()
