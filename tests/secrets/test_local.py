@@ -8,6 +8,7 @@ import sys
 import threading
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -463,3 +464,34 @@ def test_upgrading_from_0001_keeps_existing_references(empty_database_url: str) 
         fresh.add(SecretReference(id="s2", name="openai", arn="local:y", user_id="u1"))
         with pytest.raises(sa.exc.IntegrityError):
             fresh.flush()
+
+
+#: A fresh process: a store on a new SQLite file, then whether cryptography's compiled
+#: module is loaded before and after the first value is sealed and opened.
+CIPHER_LOADED_WHEN = """
+import sys
+from workfuse.db import session_scope, upgrade_database
+from workfuse.secrets import LocalSecretStore
+
+url = f"sqlite:///{sys.argv[1]}"
+upgrade_database(url)
+store = LocalSecretStore(key=bytes(range(32)), session_factory=lambda: session_scope(url))
+loaded = lambda: "cryptography.hazmat.bindings._rust" in sys.modules
+before = loaded()
+reference = store.create_secret("stripe", "value")
+print(before, loaded(), store.get_secret_value(reference.arn))
+"""
+
+
+def test_the_cipher_is_loaded_only_when_a_value_is_first_sealed(tmp_path: Path) -> None:
+    # When: a process makes a store, then seals and opens a value
+    result = subprocess.run(
+        [sys.executable, "-c", CIPHER_LOADED_WHEN, str(tmp_path / "workfuse.db")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    # Then: the cipher library (about 7 MB) was loaded for the value, not for the store
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["False", "True", "value"]
