@@ -117,7 +117,12 @@ _RUN_FIELDS = (
 
 
 class _LostClaim(Exception):
-    """Another runner put the same node attempt on record first."""
+    """A node's attempt could not be put on record: another runner did first, or
+    (``ended``) the execution was finished, cancelled or deleted meanwhile."""
+
+    def __init__(self, node_id: str, *, ended: bool) -> None:
+        super().__init__(node_id)
+        self.ended = ended
 
 
 @dataclass
@@ -232,10 +237,10 @@ class ExecutionRunner:
                     outcomes = [await self._attempt(live[0], claimed=claimed)]
                 else:
                     outcomes = await _all(self._attempt(node) for node in live)
-            except _LostClaim:
-                # Another runner holds this execution: let it finish; look again later.
+            except _LostClaim as lost:
                 self._flush()
-                self.schedule(self.execution_id, int(STALE_AFTER_S * 1000))
+                if not lost.ended:  # another runner holds it: let it finish; look again later
+                    self.schedule(self.execution_id, int(STALE_AFTER_S * 1000))
                 return
             failed = [outcome for outcome in outcomes if outcome.error is not None]
             for outcome in outcomes:
@@ -366,8 +371,8 @@ class ExecutionRunner:
         run = self._run_row(node.id)
         if not claimed:
             seen_attempt = _start_attempt(run)
-            if node.spec.side_effects and not self._claim(run, seen_attempt):
-                raise _LostClaim(node.id)
+            if node.spec.side_effects:
+                self._claim(run, seen_attempt)
         self._publish(UpdateType.NODE_STARTED, node.id, {"attempt": run.attempt})
         context = NodeContext(
             execution_id=self.execution_id,
@@ -536,32 +541,15 @@ class ExecutionRunner:
 
     def _checkpoint_claiming(self, live: list[NodePlan]) -> bool:
         """The checkpoint before a batch starts (the last one's side effects are in
-        it). When the batch is one side-effecting node, the same statement claims its
-        attempt (:func:`~workfuse.engine.checkpoint.save_and_claim`) and True is
-        returned; the claim is refused while the execution is finished or cancelled
-        (False: the cancellation check sees the status). Raises :class:`_LostClaim`
-        when another runner claimed the attempt first."""
+        it). When the batch is one side-effecting node, it is that node's claim
+        (:meth:`_claim`) and True is returned."""
         node = live[0]
         if len(live) > 1 or not node.spec.side_effects:
             self._flush()
             return False
         run = self._run_row(node.id)
-        seen_attempt = _start_attempt(run)
-        self.pending.pop(node.id, None)  # its row is the claim
-        runs, logs = self._take_pending()
-        with statement_scope() as connection:
-            status, won = checkpoint.save_and_claim(
-                connection,
-                runs,
-                logs,
-                utcnow(),
-                run.values(self.execution_id),
-                seen_attempt,
-            )
-        self._status_read_by_flush = status
-        if not won and status is not None and status not in TERMINAL:
-            raise _LostClaim(node.id)
-        return won
+        self._claim(run, _start_attempt(run))
+        return True
 
     def _take_pending(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """The pending node runs (as rows) and log lines, no longer pending."""
@@ -569,18 +557,22 @@ class ExecutionRunner:
         logs, self.pending, self.pending_logs = self.pending_logs, {}, []
         return runs, logs
 
-    def _claim(self, run: _Run, seen_attempt: int) -> bool:
-        """Put this attempt on record before its side effect happens, as a
-        compare-and-set on the attempt number: of two runners holding the same
-        execution (a duplicate message), only one gets to call the endpoint. Then the
-        pending rows (pure nodes finished before it) are written."""
-        values = run.values(self.execution_id)
+    def _claim(self, run: _Run, seen_attempt: int) -> None:
+        """Put this attempt on record before its side effect happens, in one checkpoint
+        with the pending rows and a heartbeat
+        (:func:`~workfuse.engine.checkpoint.save_and_claim`): a compare-and-set on the
+        attempt number, so of two runners holding the same execution (a duplicate
+        message) only one gets to call the endpoint. The status it reads serves the next
+        cancellation check. Raises :class:`_LostClaim` when the claim is refused."""
+        self.pending.pop(run.node_id, None)  # its row is the claim
+        runs, logs = self._take_pending()
         with statement_scope() as connection:
-            if not checkpoint.claim_attempt(connection, values, seen_attempt):
-                return False
-        self.pending.pop(run.node_id, None)
-        self._flush()
-        return True
+            status, won = checkpoint.save_and_claim(
+                connection, runs, logs, utcnow(), run.values(self.execution_id), seen_attempt
+            )
+        self._status_read_by_flush = status
+        if not won:
+            raise _LostClaim(run.node_id, ended=status is None or status in TERMINAL)
 
     def _summary(self) -> dict[str, Any]:
         return {

@@ -58,26 +58,20 @@ def transition_statement(
     return _statement(target, frozenset(values)), parameters
 
 
-_statements: dict[tuple[ExecutionStatus, frozenset[str]], sa.Update] = {}
-
-
+@functools.cache
 def _statement(target: ExecutionStatus, columns: frozenset[str]) -> sa.Update:
     """The compare-and-set UPDATE for ``target`` setting ``columns`` (built once)."""
-    key = (target, columns)
-    statement = _statements.get(key)
-    if statement is None:
-        table = Execution.__table__  # type: ignore[attr-defined]
-        statement = _statements[key] = (
-            sa.update(table)
-            .where(table.c.id == sa.bindparam("_execution_id"))
-            .where(status_is(table, TRANSITIONS[target]))
-            .values(
-                status=target,
-                heartbeat_at=sa.bindparam("_now"),
-                **{column: sa.bindparam(column) for column in columns},
-            )
+    table = Execution.__table__  # type: ignore[attr-defined]
+    return (
+        sa.update(table)
+        .where(table.c.id == sa.bindparam("_execution_id"))
+        .where(status_is(table, TRANSITIONS[target]))
+        .values(
+            status=target,
+            heartbeat_at=sa.bindparam("_now"),
+            **{column: sa.bindparam(column) for column in columns},
         )
-    return statement
+    )
 
 
 def claim(
