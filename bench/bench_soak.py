@@ -11,9 +11,13 @@ execution has finished and prints one line per figure:
 * executions stored for the accepted calls (``lost`` = accepted - stored), completed,
   and how long they took from the call to completion (lag p50/p99/max, from the rows'
   ``started_at``/``completed_at``);
-* RSS of the app's serving process and of the worker process at rest before the load,
-  after the first 10,000 executions completed, at the peak and at the end, and the
-  growth (end - start) against ``--memory-bound-mb``.
+* RSS of the app's serving process and of the worker process (each with the JavaScript
+  sandbox process it started, if any) at rest before the load, after the first 10,000
+  executions completed, at the peak and at the end, and the growth (end - start)
+  against ``--memory-bound-mb``.
+
+``--transform javascript`` makes the workflow's transform JavaScript (the same result),
+so the JavaScript sandbox process is started and counted.
 
 Exit status 1 when an answer was not 202, a call failed, an accepted call has no
 execution, an execution did not complete, or a process grew by more than the bound.
@@ -28,6 +32,7 @@ Redis); ``--duration 15 --rate 50`` is the short version the test suite runs.
 from __future__ import annotations
 
 import argparse
+import copy
 import statistics
 import sys
 import threading
@@ -35,11 +40,13 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_webhooks import (  # (both after the path is set)
+    GRAPH,
     POSTGRES_ADMIN_URL,
     Load,
     Memory,
@@ -101,6 +108,16 @@ def executions_since(database_url: str, began: datetime) -> list[tuple[str, floa
     ]
 
 
+def with_transform_language(graph: dict[str, Any], language: str) -> dict[str, Any]:
+    """``graph`` with its transform in ``language`` (the same result either way)."""
+    code = {"jsonata": "trigger.data.total", "javascript": "return trigger.data.total"}[language]
+    changed = copy.deepcopy(graph)
+    for node in changed["nodes"]:
+        if node["type"] == "transform":
+            node["data"]["config"] = {"language": language, "code": code}
+    return changed
+
+
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))] if ordered else 0.0
@@ -118,9 +135,17 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=8, help="threads of the worker process")
     parser.add_argument("--redis", help="a Redis URL (default: a private redis-server)")
     parser.add_argument("--postgres-admin", default=POSTGRES_ADMIN_URL)
+    parser.add_argument(
+        "--transform",
+        choices=["jsonata", "javascript"],
+        default="jsonata",
+        help="the language of the workflow's transform (javascript: a sandbox process runs it)",
+    )
     args = parser.parse_args()
+    args.graph = with_transform_language(GRAPH, args.transform)
     print(
-        f"webhook soak: {args.scenario}, {args.rate:g} requests/s for {args.duration:g} s,"
+        f"webhook soak: {args.scenario}, {args.transform} transform,"
+        f" {args.rate:g} requests/s for {args.duration:g} s,"
         f" Python {sys.version.split()[0]}",
         flush=True,
     )
@@ -199,6 +224,7 @@ def main() -> None:
             f"  {name + ' RSS':<13} start {start.serving:.0f} MB, {at_milestone},"
             f" peak {peak:.0f} MB, end {end.serving:.0f} MB: growth {growth:+.0f} MB"
             f" (bound {args.memory_bound_mb:g} MB -> {verdict})"
+            + (f"; JavaScript sandbox {end.sandbox:.0f} MB of it" if end.sandbox else "")
         )
     if samples:
         trend = [sample.completed / sample.second for sample in samples if sample.second > 0]

@@ -34,7 +34,9 @@ from bench.report import record
 from workfuse.nodes.execution import NodeContext
 from workfuse.nodes.transform import TransformNodeConfig, execute
 from workfuse.sandbox import jsonata as jsonata_sandbox
-from workfuse.sandbox.javascript import DEFAULT_MEMORY_LIMIT, JavaScriptSandbox, _Isolate
+from workfuse.sandbox.javascript import DEFAULT_MEMORY_LIMIT
+from workfuse.sandbox.javascript.isolate import _Isolate
+from workfuse.sandbox.javascript.pool import JavaScriptSandbox
 
 JS_TARGET_MS = 2.0
 JSONATA_TARGET_MS = 1.0

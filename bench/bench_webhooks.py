@@ -243,29 +243,46 @@ def pss_mb(pid: int) -> float:
 
 @dataclass
 class Memory:
-    serving: float  #: MB RSS of the leaf processes of the tree (those that do the work)
+    serving: float  #: MB RSS of the processes doing the work, their JavaScript sandbox included
     total: float  #: MB RSS summed over the tree (pages shared after fork counted twice)
     pss: float  #: MB PSS summed over the tree (shared pages counted once)
     processes: int
+    sandbox: float = 0.0  #: MB RSS of the JavaScript sandbox processes (part of ``serving``)
 
     def __str__(self) -> str:
+        sandbox = f", JavaScript sandbox {self.sandbox:.0f} MB of it" if self.sandbox else ""
         return (
-            f"{self.serving:.0f} MB (whole tree of {self.processes}: RSS {self.total:.0f} MB,"
-            f" PSS {self.pss:.0f} MB)"
+            f"{self.serving:.0f} MB{sandbox} (whole tree of {self.processes}:"
+            f" RSS {self.total:.0f} MB, PSS {self.pss:.0f} MB)"
         )
 
 
+def is_javascript_sandbox(pid: int) -> bool:
+    with contextlib.suppress(OSError):
+        return b"workfuse.sandbox.javascript.host" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    return False
+
+
 def memory_of(process: subprocess.Popen[bytes]) -> Memory:
-    """RSS of the process doing the work (granian's worker, Dramatiq's worker process:
-    the leaves of the tree) and of the whole tree (supervisors included)."""
+    """RSS of the processes doing the work (granian's worker, Dramatiq's worker process:
+    the leaves of the tree, plus the JavaScript sandbox processes they started) and of
+    the whole tree (supervisors included)."""
     tree = process_tree(process.pid)
+    sandboxes = [pid for pid in tree if is_javascript_sandbox(pid)]
     parents = set()
     for pid in tree:
+        if pid in sandboxes:
+            continue
         with contextlib.suppress(OSError):
             parents.add(int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1]))
-    leaves = [pid for pid in tree if pid not in parents] or tree
+    leaves = [pid for pid in tree if pid not in parents and pid not in sandboxes] or tree
+    sandbox = sum(map(rss_mb, sandboxes))
     return Memory(
-        sum(map(rss_mb, leaves)), sum(map(rss_mb, tree)), sum(map(pss_mb, tree)), len(tree)
+        sum(map(rss_mb, leaves)) + sandbox,
+        sum(map(rss_mb, tree)),
+        sum(map(pss_mb, tree)),
+        len(tree),
+        sandbox,
     )
 
 
@@ -418,7 +435,7 @@ def drain(database_url: str) -> float:
     return time.monotonic() - began
 
 
-def prepare_database(database_url: str) -> str:
+def prepare_database(database_url: str, graph: dict[str, Any] = GRAPH) -> str:
     """Migrate, create a user and the webhook workflow; the webhook token."""
     from workfuse.db import session_scope, upgrade_database
     from workfuse.services.users import create_user
@@ -428,7 +445,7 @@ def prepare_database(database_url: str) -> str:
     with session_scope(database_url) as session:
         user = create_user(session=session, email="bench@example.com")
         workflow = create_workflow(
-            session=session, user=user, data=WorkflowCreate(name="webhook bench", graph=GRAPH)
+            session=session, user=user, data=WorkflowCreate(name="webhook bench", graph=graph)
         )
         assert workflow.is_active and workflow.webhook_token
         return workflow.webhook_token
@@ -528,7 +545,7 @@ def deployment(name: str, args: argparse.Namespace) -> Iterator[Deployment]:
             database_url = stack.enter_context(scratch_postgres(args.postgres_admin))
             env["WORKFUSE_REDIS_URL"] = stack.enter_context(private_redis(scratch, args.redis))
         env["WORKFUSE_DATABASE_URL"] = database_url
-        token = prepare_database(database_url)
+        token = prepare_database(database_url, getattr(args, "graph", GRAPH))
 
         port = free_port()
         app = start_process(

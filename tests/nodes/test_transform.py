@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import time
 from typing import Any
 
@@ -17,6 +19,7 @@ from workfuse.nodes.transform import (
     check_syntax,
     execute,
 )
+from workfuse.sandbox.javascript import default_sandbox
 
 CONTEXT = NodeContext(
     execution_id="exec-1",
@@ -187,7 +190,33 @@ def test_every_sandbox_failure_kind_has_a_code() -> None:
         "TRANSFORM_INPUT_TOO_LARGE",
         "TRANSFORM_INVALID_RESULT",
         "TRANSFORM_OUTPUT_TOO_LARGE",
+        "TRANSFORM_SANDBOX_CRASHED",
     }
+
+
+def test_a_sandbox_process_that_dies_under_a_transform_gives_a_retryable_error() -> None:
+    # Given a JavaScript transform running in the sandbox process
+    sandbox = default_sandbox()
+    run(config("return 1"))
+    pid = sandbox.pid
+    assert pid is not None
+
+    async def killed_during_the_call() -> ExecutionError:
+        task = asyncio.create_task(execute(config("for (;;) {}", timeout=20_000), CONTEXT))
+        await asyncio.sleep(0.3)
+        os.kill(pid, signal.SIGKILL)
+        with pytest.raises(ExecutionError) as caught:
+            await task
+        return caught.value
+
+    # When that process is killed under the call
+    error = asyncio.run(killed_during_the_call())
+
+    # Then the node fails with a retryable error (another attempt gets a new process)
+    assert error.code == "TRANSFORM_SANDBOX_CRASHED"
+    assert error.retryable is True
+    assert run(config("return trigger.data.n")).result == 21
+    assert sandbox.pid not in (None, pid)
 
 
 def test_the_next_run_works_after_a_timeout_and_a_memory_bomb() -> None:

@@ -15,11 +15,11 @@ from workfuse.sandbox import MAX_INPUT_BYTES, SandboxError
 from workfuse.sandbox.javascript import (
     MAX_LOG_LINE_CHARS,
     MAX_LOG_LINES,
-    JavaScriptSandbox,
     ScriptResult,
     check_syntax,
     run_javascript,
 )
+from workfuse.sandbox.javascript.pool import JavaScriptSandbox
 
 DOCUMENT: dict[str, Any] = {
     "nodes": {

@@ -16,10 +16,10 @@ Workers need Redis: without ``WORKFUSE_REDIS_URL`` the broker is in-process, so 
 separate process would wait on a queue nobody writes to; importing this module then
 fails with that message (the embedded default runs its workers inside the app).
 
-Importing it also imports the engine's runner and so the node types, on the main
-thread of each worker process: V8 must be initialised there (see
-:mod:`workfuse.sandbox.javascript.v8`), not on the worker thread of the first
-JavaScript node.
+Importing it also imports the engine's runner and so the node types, once, before
+Dramatiq starts its worker threads. A worker process does not load V8: JavaScript
+nodes run in a sandbox process it starts on its first one
+(:mod:`workfuse.sandbox.javascript.process`).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from __future__ import annotations
 import dramatiq
 from dramatiq.brokers.stub import StubBroker
 
-import workfuse.engine.runner  # noqa: F401  (V8 initialises here, on the main thread)
+import workfuse.engine.runner  # noqa: F401  (the node types, before any worker thread)
 from workfuse.engine.broker import get_engine
 from workfuse.logs import configure_logging
 from workfuse.settings import SettingsError

@@ -11,9 +11,11 @@ Both languages see the template context (``nodes``, ``trigger``, ``env``):
   (:mod:`workfuse.sandbox.jsonata`).
 
 ``timeout`` is in milliseconds (default :data:`DEFAULT_TIMEOUT_MS`, at most
-:data:`MAX_TIMEOUT_MS`). ``undefined`` results become ``None``. Every failure is a
-non-retryable :class:`ExecutionError` (running the same code on the same data again
-gives the same outcome), with one of the codes in :data:`ERROR_CODES`.
+:data:`MAX_TIMEOUT_MS`). ``undefined`` results become ``None``. A failure is an
+:class:`ExecutionError` with one of the codes in :data:`ERROR_CODES`, not retryable
+(running the same code on the same data again gives the same outcome) except
+``TRANSFORM_SANDBOX_CRASHED``: the JavaScript sandbox process stopped under the call,
+and the next attempt runs in a new one.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ ERROR_CODES: dict[SandboxErrorKind, str] = {
     "input_too_large": "TRANSFORM_INPUT_TOO_LARGE",
     "invalid_result": "TRANSFORM_INVALID_RESULT",
     "output_too_large": "TRANSFORM_OUTPUT_TOO_LARGE",
+    "crashed": "TRANSFORM_SANDBOX_CRASHED",
 }
 
 
@@ -70,7 +73,7 @@ async def execute(config: TransformNodeConfig, context: NodeContext) -> Transfor
         raise ExecutionError(
             f"{_LANGUAGE_NAMES[config.language]} transform failed: {error.message}",
             code=ERROR_CODES[error.kind],
-            retryable=False,
+            retryable=error.kind == "crashed",
         ) from None
 
 

@@ -18,8 +18,6 @@ import uuid
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import BaseModel
-
 SandboxErrorKind = Literal[
     "syntax",  # the code does not parse
     "error",  # the code threw (JavaScript) or failed to evaluate (JSONata)
@@ -28,6 +26,7 @@ SandboxErrorKind = Literal[
     "input_too_large",  # the context is larger than MAX_INPUT_BYTES once encoded
     "invalid_result",  # the result cannot be turned into JSON
     "output_too_large",  # the result is larger than MAX_OUTPUT_CHARS once encoded
+    "crashed",  # the process running the code stopped (JavaScript's sandbox process)
 ]
 
 MAX_INPUT_BYTES = 10 * 1024 * 1024  #: the encoded context (``nodes``, ``trigger``, ``env``)
@@ -54,6 +53,10 @@ class SandboxError(Exception):
 
 def _json_default(value: object) -> Any:
     """Plain JSON for what node outputs may hold besides JSON types."""
+    # Imported here: the JavaScript sandbox process imports this package and never
+    # sees a model, so it does not pay for pydantic.
+    from pydantic import BaseModel
+
     if isinstance(value, BaseModel):
         return value.model_dump(mode="json", by_alias=True)
     if isinstance(value, dt.datetime | dt.date | dt.time):

@@ -38,50 +38,52 @@ Results
     ``Date`` its ISO string, ``NaN``/``Infinity`` ``null``; functions, symbols, BigInts,
     promises, ``Map``/``Set`` and cycles are refused with ``invalid_result``.
 
-Threads
-    Calls run on a small dedicated pool of :data:`DEFAULT_WORKERS` threads. Each thread
+Processes and threads
+    JavaScript runs in a separate sandbox process, started on a process's first
+    JavaScript call (:mod:`.process`): the app and the workers never load V8 (about
+    40 MB each, and it may only be initialised on a process's main thread). In that
+    process calls run on a small pool of :data:`DEFAULT_WORKERS` threads. Each thread
     owns one isolate and one asyncio loop that mini-racer answers on, and creates, uses
     and closes its isolate itself (closing an isolate from another thread can crash
     mini-racer). The caller's event loop is never blocked, and the number of isolates
-    (and so their memory) is bounded. Every sandbox is shut down at interpreter exit.
+    (and so their memory) is bounded.
 
 Modules
-    :mod:`.v8` (V8's initialisation: importing this package does it, and it must
-    happen on the main thread), :mod:`.bootstrap` (the JavaScript that locks an
-    isolate down and runs user code), :mod:`.isolate` (one isolate, syntax errors),
-    :mod:`.worker` (a thread owning an isolate) and :mod:`.pool`
-    (:class:`JavaScriptSandbox`, its limits, the default sandbox).
+    :mod:`.calls` (limits, a call's input and result), :mod:`.process` (the client of
+    the sandbox process, the default sandbox), :mod:`.wire` (their messages),
+    :mod:`.host` (the sandbox process), and, loaded only there or where imported
+    directly: :mod:`.pool` (:class:`~.pool.JavaScriptSandbox`, the threads), :mod:`.v8`
+    (V8's initialisation, on the main thread), :mod:`.bootstrap` (the JavaScript that
+    locks an isolate down and runs user code), :mod:`.isolate` (one isolate, syntax
+    errors) and :mod:`.worker` (a thread owning an isolate).
 """
 
 from __future__ import annotations
 
-from workfuse.sandbox.javascript.bootstrap import MAX_COMPILED_FUNCTIONS as MAX_COMPILED_FUNCTIONS
-from workfuse.sandbox.javascript.bootstrap import SOURCE_NAME as SOURCE_NAME
-from workfuse.sandbox.javascript.isolate import _Isolate as _Isolate
-from workfuse.sandbox.javascript.pool import (
+from workfuse.sandbox.javascript.calls import (
     DEFAULT_MEMORY_LIMIT,
     DEFAULT_TIMEOUT_MS,
+    DEFAULT_WORKERS,
     MAX_LOG_LINE_CHARS,
     MAX_LOG_LINES,
     MAX_TIMEOUT_MS,
-    JavaScriptSandbox,
     ScriptResult,
+)
+from workfuse.sandbox.javascript.process import (
+    SandboxProcess,
     check_syntax,
     default_sandbox,
     run_javascript,
 )
-from workfuse.sandbox.javascript.pool import DEFAULT_WORKERS as DEFAULT_WORKERS
-
-# Importing the package initialises V8 on the importing thread, which must be the main one.
-from workfuse.sandbox.javascript.v8 import _initialise_v8 as _initialise_v8
 
 __all__ = [
     "DEFAULT_MEMORY_LIMIT",
     "DEFAULT_TIMEOUT_MS",
+    "DEFAULT_WORKERS",
     "MAX_LOG_LINES",
     "MAX_LOG_LINE_CHARS",
     "MAX_TIMEOUT_MS",
-    "JavaScriptSandbox",
+    "SandboxProcess",
     "ScriptResult",
     "check_syntax",
     "default_sandbox",

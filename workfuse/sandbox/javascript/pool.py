@@ -1,9 +1,13 @@
-""":class:`JavaScriptSandbox`, a bounded pool of worker threads each owning one isolate;
-its limits; and the process-wide default sandbox used by :func:`run_javascript`.
+""":class:`JavaScriptSandbox`, a bounded pool of worker threads each owning one V8
+isolate, in the process that imports it.
+
+Importing this module initialises V8 (:mod:`.v8`: on the main thread only). The app and
+the workers do not import it: they run JavaScript in the sandbox process
+(:mod:`.process`), whose host (:mod:`.host`) runs one of these pools.
 
 Calls are queued to ``workers`` threads (all started on first use). Each call is
-bounded by its timeout (at most :data:`MAX_TIMEOUT_MS`), the isolate's heap limit and
-the log and output limits, and its failures become
+bounded by its timeout (at most :data:`~.calls.MAX_TIMEOUT_MS`), the isolate's heap
+limit and the log and output limits, and its failures become
 :class:`~workfuse.sandbox.SandboxError` with a kind. Every sandbox is shut down at
 interpreter exit.
 """
@@ -19,29 +23,24 @@ import threading
 import weakref
 from collections.abc import Mapping
 from concurrent.futures import Future
-from dataclasses import dataclass, field
 from typing import Any
 
 from py_mini_racer import JSEvalException, JSOOMException, JSTimeoutException
 
-from workfuse.sandbox import MAX_OUTPUT_CHARS, SandboxError, encode_document
+from workfuse.sandbox import MAX_OUTPUT_CHARS, SandboxError
+from workfuse.sandbox.javascript.calls import (
+    DEFAULT_MEMORY_LIMIT,
+    DEFAULT_TIMEOUT_MS,
+    DEFAULT_WORKERS,
+    MAX_LOG_LINE_CHARS,
+    MAX_LOG_LINES,
+    ScriptResult,
+    clamp_timeout,
+    decode_result,
+    encode_input,
+)
 from workfuse.sandbox.javascript.v8 import _initialise_v8
 from workfuse.sandbox.javascript.worker import _Job, _Worker
-
-DEFAULT_TIMEOUT_MS = 5_000
-MAX_TIMEOUT_MS = 60_000
-DEFAULT_MEMORY_LIMIT = 128 * 1024 * 1024  #: bytes of V8 heap per isolate
-DEFAULT_WORKERS = 4  #: threads (and so isolates) of the default sandbox
-MAX_LOG_LINES = 1_000
-MAX_LOG_LINE_CHARS = 10_000
-
-
-@dataclass(frozen=True)
-class ScriptResult:
-    """What a call returned (``None`` for ``undefined``) and what it logged."""
-
-    value: Any
-    logs: list[str] = field(default_factory=list)
 
 
 class JavaScriptSandbox:
@@ -78,26 +77,35 @@ class JavaScriptSandbox:
         self, code: str, document: Mapping[str, Any], *, timeout_ms: int = DEFAULT_TIMEOUT_MS
     ) -> ScriptResult:
         """Run ``code`` with ``document``'s keys as parameters; blocks the caller."""
-        future = self._submit(
-            functools.partial(self._run_on, code=code, document=document, timeout_ms=timeout_ms)
-        )
-        result: ScriptResult = future.result()
-        return result
+        return decode_result(self.evaluate(code, encode_input(document), timeout_ms).result())
 
     async def run_async(
         self, code: str, document: Mapping[str, Any], *, timeout_ms: int = DEFAULT_TIMEOUT_MS
     ) -> ScriptResult:
         """:meth:`run` without blocking the event loop."""
-        future = self._submit(
-            functools.partial(self._run_on, code=code, document=document, timeout_ms=timeout_ms)
-        )
-        result: ScriptResult = await asyncio.wrap_future(future)
-        return result
+        future = self.evaluate(code, encode_input(document), timeout_ms)
+        return decode_result(await asyncio.wrap_future(future))
 
     def check_syntax(self, code: str) -> str | None:
         """The syntax error of ``code`` as a message with line and column, or ``None``."""
-        error = self._submit(functools.partial(self._check_on, code=code)).result()
+        error = self.syntax_error(code).result()
         return None if error is None else error.message
+
+    def evaluate(self, code: str, input_json: str, timeout_ms: int) -> Future[str]:
+        """Run ``code`` on ``input_json`` (:func:`~.calls.encode_input`).
+
+        The future's result is the runner's JSON answer (:func:`~.calls.decode_result`
+        reads it); a failure of the code is its :class:`SandboxError`.
+        """
+        return self._submit(
+            functools.partial(
+                self._evaluate_on, code=code, input_json=input_json, timeout_ms=timeout_ms
+            )
+        )
+
+    def syntax_error(self, code: str) -> Future[SandboxError | None]:
+        """``code``'s syntax error (with line and column), or ``None``, found without running it."""
+        return self._submit(functools.partial(self._check_on, code=code))
 
     def shutdown(self) -> None:
         """Finish queued calls, then close every isolate on its own thread."""
@@ -132,17 +140,8 @@ class JavaScriptSandbox:
 
     # -- on a worker thread -----------------------------------------------------------
 
-    def _run_on(
-        self, worker: _Worker, *, code: str, document: Mapping[str, Any], timeout_ms: int
-    ) -> ScriptResult:
-        timeout_ms = max(1, min(int(timeout_ms), MAX_TIMEOUT_MS))
-        input_json = encode_document(
-            {
-                "nodes": document.get("nodes", {}),
-                "trigger": document.get("trigger", {}),
-                "env": document.get("env", {}),
-            }
-        )
+    def _evaluate_on(self, worker: _Worker, *, code: str, input_json: str, timeout_ms: int) -> str:
+        timeout_ms = clamp_timeout(timeout_ms)
         call = (
             f"__workfuse_run({json.dumps(code)},{json.dumps(input_json)},"
             f"{self.max_log_lines},{self.max_log_line_chars},{self.max_output_chars})"
@@ -173,9 +172,8 @@ class JavaScriptSandbox:
                 ) from None
             raise SandboxError(f"the JavaScript engine failed: {failure}", kind="error") from None
         envelope = json.loads(raw)
-        logs: list[str] = envelope.get("logs") or []
         if envelope.get("ok"):
-            return ScriptResult(value=envelope.get("result"), logs=logs)
+            return raw
         kind = envelope.get("kind", "error")
         if kind == "syntax":
             raise isolate.syntax_error(code) or SandboxError(
@@ -189,9 +187,14 @@ class JavaScriptSandbox:
         isolate = worker.current_isolate()
         try:
             return isolate.syntax_error(code)
-        except (JSTimeoutException, JSOOMException):
+        except JSTimeoutException:
             worker.discard()
-            raise
+            raise SandboxError("checking the code's syntax took too long", kind="timeout") from None
+        except JSOOMException:
+            worker.discard()
+            raise SandboxError(
+                "checking the code's syntax used too much memory", kind="memory"
+            ) from None
 
 
 def _thrown(envelope: Mapping[str, Any]) -> SandboxError:
@@ -216,28 +219,3 @@ def _shutdown_all() -> None:
     """Close every isolate while the interpreter is still whole (V8 calls back into it)."""
     for box in list(_live_sandboxes):
         box.shutdown()
-
-
-_default: JavaScriptSandbox | None = None
-_default_lock = threading.Lock()
-
-
-def default_sandbox() -> JavaScriptSandbox:
-    """The process-wide sandbox, created on first use."""
-    global _default
-    with _default_lock:
-        if _default is None:
-            _default = JavaScriptSandbox()
-        return _default
-
-
-async def run_javascript(
-    code: str, document: Mapping[str, Any], *, timeout_ms: int = DEFAULT_TIMEOUT_MS
-) -> ScriptResult:
-    """Run ``code`` on the default sandbox without blocking the event loop."""
-    return await default_sandbox().run_async(code, document, timeout_ms=timeout_ms)
-
-
-def check_syntax(code: str) -> str | None:
-    """The syntax error of ``code`` (message with line and column), or ``None``."""
-    return default_sandbox().check_syntax(code)
