@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import logging
 import os
 import signal
 import subprocess
@@ -117,7 +118,7 @@ def test_calls_from_many_threads_get_their_own_answers(box: SandboxProcess) -> N
 
 
 def test_a_killed_sandbox_fails_its_calls_as_crashed_and_the_next_call_restarts_it(
-    box: SandboxProcess,
+    box: SandboxProcess, caplog: pytest.LogCaptureFixture
 ) -> None:
     # Given a long call running in the sandbox process
     box.run("return 1", {})
@@ -138,12 +139,14 @@ def test_a_killed_sandbox_fails_its_calls_as_crashed_and_the_next_call_restarts_
 
     # When the sandbox process is killed under it
     started = time.monotonic()
-    outcome = asyncio.run(kill_during())
+    with caplog.at_level(logging.INFO, logger="workfuse.sandbox.javascript.process"):
+        outcome = asyncio.run(kill_during())
 
     # Then the call fails at once as crashed, and the next call runs in a new process
     assert isinstance(outcome, SandboxError)
     assert outcome.kind == "crashed"
     assert "exit code -9" in outcome.message
+    assert f"sandbox process {pid} stopped (exit code -9); 1 running calls failed" in caplog.text
     assert time.monotonic() - started < 5
     assert box.run("return 'again'", {}).value == "again"
     assert box.processes_started == 2

@@ -32,6 +32,7 @@ import asyncio
 import atexit
 import contextlib
 import itertools
+import logging
 import os
 import subprocess
 import sys
@@ -64,6 +65,8 @@ ANSWER_GRACE_S = 30.0  #: seconds past a call's time limit before the sandbox is
 SYNTAX_CHECK_LIMIT_S = 10.0  #: seconds a syntax check may take inside the sandbox
 _SHUTDOWN_WAIT_S = 5.0  #: seconds a closing sandbox process gets before it is killed
 _KEPT_VARIABLES = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR")
+
+log = logging.getLogger(__name__)
 
 
 class _Host:
@@ -149,12 +152,14 @@ class _Host:
                     self.alive = False  # from now on, calls start a new process
                     break
             time.sleep(wait if wait > 0 else idle_stop_s)
+        log.info("stopping the idle JavaScript sandbox process %d", self.popen.pid)
         self._close_requests()  # it has nothing to finish, so it exits at once
 
     def _end(self) -> None:
         with self._lock:
             self.alive = False
             pending, self._pending = self._pending, {}
+        unexpected = self._requests >= 0  # its stdin was still open: nobody stopped it
         self._close_requests()
         try:
             code: int | None = self.popen.wait(timeout=_SHUTDOWN_WAIT_S)
@@ -162,6 +167,13 @@ class _Host:
             code = None
         if self.popen.stdout is not None:
             self.popen.stdout.close()
+        if unexpected:
+            log.warning(
+                "the JavaScript sandbox process %d stopped (exit code %s); %d running calls failed",
+                self.popen.pid,
+                code,
+                len(pending),
+            )
         for future in pending.values():
             if not future.done():
                 future.set_exception(_stopped(code))
@@ -302,6 +314,7 @@ class SandboxProcess:
                 if host is None or not host.alive or host.owner_pid != os.getpid():
                     host = self._host = _Host(self._command, self._idle_stop_s)
                     self.processes_started += 1
+                    log.info("started a JavaScript sandbox process (pid %d)", host.popen.pid)
             future = host.send(operation, code, input_json, timeout_ms)
             if future is not None:
                 return host, future
