@@ -139,7 +139,7 @@ def test_a_killed_sandbox_fails_its_calls_as_crashed_and_the_next_call_restarts_
 
     # When the sandbox process is killed under it
     started = time.monotonic()
-    with caplog.at_level(logging.INFO, logger="workfuse.sandbox.javascript.process"):
+    with caplog.at_level(logging.WARNING, logger="workfuse.sandbox.javascript.process"):
         outcome = asyncio.run(kill_during())
 
     # Then the call fails at once as crashed, and the next call runs in a new process

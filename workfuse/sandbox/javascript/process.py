@@ -152,7 +152,7 @@ class _Host:
                     self.alive = False  # from now on, calls start a new process
                     break
             time.sleep(wait if wait > 0 else idle_stop_s)
-        log.info("stopping the idle JavaScript sandbox process %d", self.popen.pid)
+        log.debug("stopping the idle JavaScript sandbox process %d", self.popen.pid)
         self._close_requests()  # it has nothing to finish, so it exits at once
 
     def _end(self) -> None:
@@ -314,7 +314,7 @@ class SandboxProcess:
                 if host is None or not host.alive or host.owner_pid != os.getpid():
                     host = self._host = _Host(self._command, self._idle_stop_s)
                     self.processes_started += 1
-                    log.info("started a JavaScript sandbox process (pid %d)", host.popen.pid)
+                    log.debug("started a JavaScript sandbox process (pid %d)", host.popen.pid)
             future = host.send(operation, code, input_json, timeout_ms)
             if future is not None:
                 return host, future
