@@ -5,15 +5,19 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import os
+import signal
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlmodel import Session, select
 
 from tests.engine.helpers import (
+    WAIT_S,
     edge,
     jsonata,
     make_workflow,
@@ -35,6 +39,7 @@ from workfuse.models import (
     NodeRunStatus,
     User,
 )
+from workfuse.sandbox.javascript import default_sandbox
 from workfuse.secrets import process_secret_store
 from workfuse.services import secrets as secret_service
 from workfuse.services.executions import cancel_execution, retry_execution, start_execution
@@ -210,6 +215,52 @@ def test_a_retryable_failure_waits_with_backoff_then_succeeds(
             select(ExecutionLog).where(ExecutionLog.execution_id == execution.id)
         ).all()
     assert sum("retrying" in line.message for line in lines) == 2
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_a_javascript_node_whose_sandbox_dies_runs_again_in_a_new_one(
+    engine: str, session: Session, user: User
+) -> None:
+    # Given: a JavaScript transform of about 3 s with a retry policy
+    code = "const end = Date.now() + 3000; while (Date.now() < end) {} return trigger.data.n"
+    workflow = make_workflow(
+        session,
+        user,
+        [
+            node("start", "trigger", {}),
+            node(
+                "slow",
+                "transform",
+                {"language": "javascript", "code": code},
+                retryPolicy=FAST_RETRY,
+            ),
+        ],
+        [edge("start", "slow")],
+    )
+    sandbox = default_sandbox()
+    sandbox.check_syntax("return 1")  # the sandbox process is running
+    pid = sandbox.pid
+    assert pid is not None
+    before = cpu_seconds(pid)
+
+    # When: its sandbox process is killed once the code is running
+    execution_id = start(session, workflow, {"n": 7})
+    deadline = time.monotonic() + WAIT_S
+    while cpu_seconds(pid) - before < 0.3:
+        assert time.monotonic() < deadline, "the JavaScript code never ran"
+        time.sleep(0.02)
+    os.kill(pid, signal.SIGKILL)
+    execution, runs = wait_for(execution_id)
+
+    # Then: the node ran again, in a new sandbox process, and the execution completed
+    assert execution.status is ExecutionStatus.COMPLETED, execution.error
+    assert runs["slow"].attempt == 2
+    assert runs["slow"].output == {"result": 7, "logs": []}
+    assert sandbox.pid not in (None, pid)
 
 
 def test_a_non_retryable_failure_fails_the_execution_at_once(
