@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import sys
 import time
 from typing import Any
 
@@ -19,7 +20,7 @@ from workfuse.nodes.transform import (
     check_syntax,
     execute,
 )
-from workfuse.sandbox.javascript import default_sandbox
+from workfuse.sandbox.javascript import default_sandbox, process
 
 CONTEXT = NodeContext(
     execution_id="exec-1",
@@ -192,6 +193,26 @@ def test_every_sandbox_failure_kind_has_a_code() -> None:
         "TRANSFORM_OUTPUT_TOO_LARGE",
         "TRANSFORM_SANDBOX_CRASHED",
     }
+
+
+def test_a_syntax_check_the_sandbox_cannot_answer_is_a_problem_not_a_crash(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given a JavaScript sandbox process that exits as soon as it starts
+    broken = process.SandboxProcess()
+    broken._command = [sys.executable, "-c", "raise SystemExit(3)"]
+    monkeypatch.setattr(process, "_default", broken)
+
+    # When a JavaScript transform's config is checked
+    problems = transform.check_config(config("return 'checked while broken'"))
+
+    # Then the check reports why it could not be done, and a later check runs again
+    assert [problem.message for problem in problems] == [
+        "the code's syntax could not be checked: the JavaScript sandbox process stopped"
+        " (exit code 3); the next call starts a new one"
+    ]
+    monkeypatch.setattr(process, "_default", None)
+    assert transform.check_config(config("return 'checked while broken'")) == []
 
 
 def test_a_sandbox_process_that_dies_under_a_transform_gives_a_retryable_error() -> None:

@@ -92,8 +92,15 @@ def _syntax_error(language: str, code: str) -> str | None:
 
 
 def check_config(config: TransformNodeConfig) -> list[ConfigProblem]:
-    """The code's syntax error, found before the workflow is saved."""
-    error = check_syntax(config)
+    """The code's syntax error, found before the workflow is saved.
+
+    If the code could not be checked (the JavaScript sandbox process stopped or did not
+    answer), that is the problem reported: it is not cached, so the next check retries.
+    """
+    try:
+        error = check_syntax(config)
+    except SandboxError as failure:
+        return [ConfigProblem("code", f"the code's syntax could not be checked: {failure.message}")]
     return [] if error is None else [ConfigProblem("code", error)]
 
 
