@@ -169,7 +169,7 @@ class _Host:
             self.popen.stdout.close()
         if unexpected:
             log.warning(
-                "the JavaScript sandbox process %d stopped (exit code %s); %d running calls failed",
+                "the JavaScript sandbox process %d stopped (exit code %s); calls failed: %d",
                 self.popen.pid,
                 code,
                 len(pending),
