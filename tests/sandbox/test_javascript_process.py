@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from workfuse.sandbox import MAX_INPUT_BYTES, SandboxError
-from workfuse.sandbox.javascript import wire
+from workfuse.sandbox.javascript import process, wire
 from workfuse.sandbox.javascript.process import SandboxProcess
 
 
@@ -170,6 +170,28 @@ def test_an_idle_sandbox_process_stops_and_the_next_call_starts_another() -> Non
         assert client.processes_started == 2
     finally:
         client.shutdown()
+
+
+def test_a_sandbox_that_stops_before_every_call_is_sent_fails_the_call_after_two_starts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given sandbox processes that are always stopping when a call is sent
+    client = SandboxProcess(workers=1)
+    client._command = [sys.executable, "-c", "pass"]
+
+    def stopping(host: process._Host, *_: object) -> None:
+        host.alive = False  # as the idle stop or a failed start would have done
+
+    monkeypatch.setattr(process._Host, "send", stopping)
+
+    # When a call is made
+    with pytest.raises(SandboxError) as caught:
+        client.run("return 1", {})
+
+    # Then it fails as crashed after starting two processes, instead of starting more
+    assert caught.value.kind == "crashed"
+    assert client.processes_started == 2
+    client.shutdown()
 
 
 def test_the_sandbox_process_inherits_no_secret_from_the_environment(

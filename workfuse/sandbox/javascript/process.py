@@ -16,8 +16,9 @@ Failures
     cannot interrupt), it is killed and the call fails with kind ``timeout``.
 
 Secrets
-    The sandbox process gets no environment variable of its parent's but ``PATH`` and
-    the locale: user code never sees them anyway (V8 has no process access), and a
+    The sandbox process gets no environment variable of its parent's but ``PATH``,
+    ``TMPDIR`` and the locale (and ``PYTHONPATH``, set to find WorkFuse): user code
+    never sees them anyway (V8 has no process access), and a
     crash dump or ``/proc/<pid>/environ`` of the sandbox shows none of them.
 
 Lifetime
@@ -306,18 +307,25 @@ class SandboxProcess:
     def _send(
         self, operation: wire.Operation, code: str, input_json: str, timeout_ms: int
     ) -> tuple[_Host, Future[Any]]:
-        while True:
-            with self._lock:
-                if self._closed:
-                    raise RuntimeError("the JavaScript sandbox has been shut down")
-                host = self._host
-                if host is None or not host.alive or host.owner_pid != os.getpid():
-                    host = self._host = _Host(self._command, self._idle_stop_s)
-                    self.processes_started += 1
-                    log.debug("started a JavaScript sandbox process (pid %d)", host.popen.pid)
+        # Twice at most: the process taken may stop (idle) before the call is sent; a
+        # new one that stops before that has failed to start, and the call fails.
+        for _ in range(2):
+            host = self._running_host()
             future = host.send(operation, code, input_json, timeout_ms)
             if future is not None:
                 return host, future
+        raise _stopped(host.popen.poll())
+
+    def _running_host(self) -> _Host:
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the JavaScript sandbox has been shut down")
+            host = self._host
+            if host is None or not host.alive or host.owner_pid != os.getpid():
+                host = self._host = _Host(self._command, self._idle_stop_s)
+                self.processes_started += 1
+                log.debug("started a JavaScript sandbox process (pid %d)", host.popen.pid)
+            return host
 
     def _forget_after_fork(self) -> None:
         host, self._host = self._host, None
