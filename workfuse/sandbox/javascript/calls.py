@@ -20,6 +20,7 @@ DEFAULT_MEMORY_LIMIT = 128 * 1024 * 1024  #: bytes of V8 heap per isolate
 DEFAULT_WORKERS = 4  #: threads (and so isolates) of a sandbox
 MAX_LOG_LINES = 1_000
 MAX_LOG_LINE_CHARS = 10_000
+SYNTAX_CHECK_TIMEOUT_S = 10.0  #: seconds V8 may take to compile code for a syntax check
 
 
 @dataclass(frozen=True)

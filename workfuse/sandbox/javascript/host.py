@@ -15,6 +15,7 @@ group; the host ignores it and ends with its parent instead.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import sys
@@ -80,22 +81,12 @@ def serve(requests: IO[bytes], answers: _Answers, sandbox: JavaScriptSandbox) ->
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--workers", type=int, required=True)
-    parser.add_argument("--memory-limit", type=int, required=True, help="bytes per isolate")
-    parser.add_argument("--max-log-lines", type=int, required=True)
-    parser.add_argument("--max-log-line-chars", type=int, required=True)
-    parser.add_argument("--max-output-chars", type=int, required=True)
+    parser.add_argument("limits", help="JavaScriptSandbox's keyword arguments, as a JSON object")
     options = parser.parse_args(argv)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     answers = _Answers(os.fdopen(os.dup(1), "wb"))
     os.dup2(2, 1)  # stray prints (a library's, V8's) must not corrupt the answers
-    sandbox = JavaScriptSandbox(
-        workers=options.workers,
-        memory_limit=options.memory_limit,
-        max_log_lines=options.max_log_lines,
-        max_log_line_chars=options.max_log_line_chars,
-        max_output_chars=options.max_output_chars,
-    )
+    sandbox = JavaScriptSandbox(**json.loads(options.limits))
     try:
         serve(sys.stdin.buffer, answers, sandbox)
     except wire.ProtocolError as error:

@@ -4,7 +4,7 @@ An isolate is made, used and closed on one worker thread, whose event loop mini-
 answers on. Making one sets V8's hard heap limit and runs the bootstrap (at most
 ``_BOOTSTRAP_TIMEOUT_S`` seconds); :meth:`_Isolate.run` bounds a call and the
 microtasks it queued by one deadline. A syntax check compiles the code outside the
-runner (at most ``_SYNTAX_CHECK_TIMEOUT_S`` seconds) to get V8's line and column.
+runner (at most :data:`~.calls.SYNTAX_CHECK_TIMEOUT_S` seconds) to get V8's line and column.
 """
 
 from __future__ import annotations
@@ -28,9 +28,9 @@ from workfuse.sandbox.javascript.bootstrap import (
     MAX_COMPILED_FUNCTIONS,
     SOURCE_NAME,
 )
+from workfuse.sandbox.javascript.calls import SYNTAX_CHECK_TIMEOUT_S
 
 _BOOTSTRAP_TIMEOUT_S = 30.0
-_SYNTAX_CHECK_TIMEOUT_S = 10.0
 
 _SYNTAX_MESSAGE_RE = re.compile(r"^[^\n]*?:(\d+): (SyntaxError: [^\n]*)\n([^\n]*)\n( *)\^")
 
@@ -102,7 +102,7 @@ class _Isolate:
         body = '"use strict";\n' + code + f"\n//# sourceURL={SOURCE_NAME}"
         source = f"void new Function('nodes', 'trigger', 'env', {json.dumps(body)})"
         try:
-            self._eval(source, _SYNTAX_CHECK_TIMEOUT_S)
+            self._eval(source, SYNTAX_CHECK_TIMEOUT_S)
         except (JSTimeoutException, JSOOMException):
             raise
         except JSEvalException as error:

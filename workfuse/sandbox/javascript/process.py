@@ -33,6 +33,7 @@ import asyncio
 import atexit
 import contextlib
 import itertools
+import json
 import logging
 import os
 import subprocess
@@ -55,6 +56,7 @@ from workfuse.sandbox.javascript.calls import (
     DEFAULT_WORKERS,
     MAX_LOG_LINE_CHARS,
     MAX_LOG_LINES,
+    SYNTAX_CHECK_TIMEOUT_S,
     ScriptResult,
     clamp_timeout,
     decode_result,
@@ -63,7 +65,6 @@ from workfuse.sandbox.javascript.calls import (
 
 IDLE_STOP_S = 300.0  #: seconds without a call after which the sandbox process is stopped
 ANSWER_GRACE_S = 30.0  #: seconds past a call's time limit before the sandbox is killed
-SYNTAX_CHECK_LIMIT_S = 10.0  #: seconds a syntax check may take inside the sandbox
 _SHUTDOWN_WAIT_S = 5.0  #: seconds a closing sandbox process gets before it is killed
 _KEPT_VARIABLES = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR")
 
@@ -241,15 +242,18 @@ class SandboxProcess:
         if workers < 1:
             raise ValueError("a sandbox needs at least one worker")
         self._idle_stop_s = idle_stop_s
+        limits = {
+            "workers": workers,
+            "memory_limit": memory_limit,
+            "max_log_lines": max_log_lines,
+            "max_log_line_chars": max_log_line_chars,
+            "max_output_chars": max_output_chars,
+        }
         self._command = [
             sys.executable,
             "-m",
             "workfuse.sandbox.javascript.host",
-            f"--workers={workers}",
-            f"--memory-limit={memory_limit}",
-            f"--max-log-lines={max_log_lines}",
-            f"--max-log-line-chars={max_log_line_chars}",
-            f"--max-output-chars={max_output_chars}",
+            json.dumps(limits),
         ]
         self._host: _Host | None = None
         self._lock = threading.Lock()
@@ -289,7 +293,7 @@ class SandboxProcess:
         """The syntax error of ``code`` as a message with line and column, or ``None``."""
         host, future = self._send("check", code, "", 0)
         try:
-            _answer(host, future, SYNTAX_CHECK_LIMIT_S)
+            _answer(host, future, SYNTAX_CHECK_TIMEOUT_S)
         except SandboxError as error:
             if error.kind == "syntax":
                 return error.message
