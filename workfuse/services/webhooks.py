@@ -3,9 +3,10 @@
 :func:`receive_webhook` looks up the active workflow by its token, applies the
 trigger's options (accepted methods, HMAC signature, idempotency header), turns the
 request into the trigger payload and starts an execution (stored and committed before
-it is enqueued, so a broker outage loses nothing). :func:`wait_for_result` is the
-synchronous mode: it waits for the execution to end and reads the output of the last
-node that succeeded.
+it is enqueued, so a broker outage loses nothing; the calls of this process that
+arrive while another is being stored are stored together, see
+:mod:`workfuse.group_commit`). :func:`wait_for_result` is the synchronous mode: it
+waits for the execution to end and reads the output of the last node that succeeded.
 
 The trigger payload that templates see as ``trigger``::
 
@@ -36,22 +37,23 @@ import json
 import logging
 import re
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import lru_cache
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl
 
 import anyio.to_thread
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from workfuse.caching import BoundedCache
-from workfuse.db import session_scope
+from workfuse.db import session_scope, statement_scope
 from workfuse.db_types import MAX_JSON_DEPTH, json_too_deep, new_id, utcnow
 from workfuse.engine.plan import load_plan
 from workfuse.engine.state import TERMINAL
+from workfuse.group_commit import GroupCommit
 from workfuse.logs import REDACTOR
 from workfuse.models import Execution, ExecutionStatus, NodeRunStatus, SecretReference, Workflow
 from workfuse.nodes.trigger import TriggerNodeConfig, WebhookHmac
@@ -114,7 +116,11 @@ def receive_webhook(
     body: bytes,
     content_type: str | None,
 ) -> WebhookResult:
-    """Check the call against the workflow's trigger and start an execution; commits.
+    """Check the call against the workflow's trigger and start an execution.
+
+    ``session`` is only read from: the execution is stored and committed through a
+    connection of its own, with the executions of concurrent calls. So a caller must
+    not hold uncommitted writes in ``session`` (on SQLite the store would wait for them).
 
     Raises :class:`NotFound` (unknown token or inactive workflow),
     :class:`MethodNotAllowed`, :class:`Unauthorized` (signature missing, wrong or
@@ -151,7 +157,7 @@ def receive_webhook(
             "headers": public_headers(header_map, config),
             "query": _checked(_multi_dict(query), "the query string"),
         }
-        execution_id = _store_execution(session, target, payload, idempotency_key)
+        execution_id = _store_execution(target, payload, idempotency_key)
         if execution_id is not None:
             send(execution_id)
             wait = config.sync_timeout_seconds
@@ -227,14 +233,14 @@ def trigger_config(workflow: Workflow) -> TriggerNodeConfig:
 
 
 def _store_execution(
-    session: Session, target: WebhookTarget, payload: dict[str, Any], idempotency_key: str | None
+    target: WebhookTarget, payload: dict[str, Any], idempotency_key: str | None
 ) -> str | None:
-    """Insert a PENDING execution if the workflow is still active at ``target.version``
-    and commit; its id, or None when the workflow changed (nothing stored). A key
-    taken by a concurrent call returns that call's execution id."""
-    execution_id = new_id()
-    values = {
-        "id": execution_id,
+    """Store a PENDING execution if the workflow is still active at ``target.version``
+    (committed with the rows of concurrent calls, see :func:`_insert_executions`); its
+    id, or None when the workflow changed (nothing stored). A key taken by a concurrent
+    call returns that call's execution id."""
+    row = {
+        "id": new_id(),
         "status": ExecutionStatus.PENDING,
         "trigger_data": payload,
         "node_results": {},
@@ -245,22 +251,58 @@ def _store_execution(
         "user_id": target.user_id,
         "current_token": target.token,
     }
+    return _intake.submit(row)
+
+
+def _insert_executions(rows: Sequence[dict[str, Any]]) -> list[str | None]:
+    """Insert the calls' executions with one statement (autocommit on PostgreSQL, one
+    transaction on SQLite); per row its id, or None if its workflow changed. A row
+    whose idempotency key is taken (by an earlier call or another row of the batch)
+    fails the statement; the rows are then inserted one by one, and that row gets the
+    id of the execution that has its key."""
+    parameters = {
+        f"{name}_{index}": value for index, row in enumerate(rows) for name, value in row.items()
+    }
     try:
-        stored = session.connection().execute(_insert_if_unchanged(), values).first() is not None
-        session.commit()
-    except IntegrityError:  # the same idempotency key, at the same moment
-        session.rollback()
-        existing = execution_by_idempotency_key(session, target.workflow_id, idempotency_key or "")
+        with statement_scope() as connection:
+            result = connection.execute(_insert_if_unchanged(len(rows)), parameters)
+            stored: set[str] = set(result.scalars())
+    except IntegrityError:
+        if len(rows) > 1:
+            return [_insert_executions([row])[0] for row in rows]
+        existing = _execution_with_key(rows[0])
         if existing is None:
             raise
-        return existing.id
-    return execution_id if stored else None
+        return [existing]
+    return [row["id"] if row["id"] in stored else None for row in rows]
 
 
-@cache
-def _insert_if_unchanged() -> sa.Insert:
-    """``INSERT INTO executions ... SELECT <values> FROM workflows WHERE <unchanged>
-    RETURNING id`` (a row back means it was stored)."""
+def _execution_with_key(row: dict[str, Any]) -> str | None:
+    """The id of the execution of ``row``'s workflow that has ``row``'s idempotency key."""
+    if row["idempotency_key"] is None:
+        return None
+    with statement_scope() as connection:
+        return connection.execute(
+            sa.select(col(Execution.id)).where(
+                Execution.workflow_id == row["workflow_id"],
+                Execution.idempotency_key == row["idempotency_key"],
+            )
+        ).scalar()
+
+
+MAX_BATCH = 64  #: executions stored by one statement (10 parameters each)
+_intake: GroupCommit[dict[str, Any], str | None] = GroupCommit(
+    _insert_executions, max_batch=MAX_BATCH
+)
+
+
+@lru_cache(maxsize=MAX_BATCH)
+def _insert_if_unchanged(count: int) -> sa.Insert:
+    """``INSERT INTO executions ... SELECT <row 0> FROM workflows WHERE <unchanged>
+    UNION ALL SELECT <row 1> ... RETURNING id`` for ``count`` rows: a row's SELECT
+    gives nothing unless its workflow is still active at its version with its token,
+    so an id back means that row was stored. Row ``i``'s parameters are named
+    ``<name>_<i>``."""
     executions: sa.Table = Execution.__table__  # type: ignore[attr-defined]
     workflows: sa.Table = Workflow.__table__  # type: ignore[attr-defined]
     names = [
@@ -274,15 +316,21 @@ def _insert_if_unchanged() -> sa.Insert:
         "workflow_id",
         "user_id",
     ]
-    values = sa.select(
-        *(sa.bindparam(name, type_=executions.c[name].type).label(name) for name in names)
-    ).where(
-        workflows.c.id == sa.bindparam("workflow_id"),
-        workflows.c.webhook_token == sa.bindparam("current_token"),
-        workflows.c.version == sa.bindparam("workflow_version"),
-        workflows.c.is_active.is_(True),
-    )
-    return sa.insert(executions).from_select(names, values).returning(executions.c.id)
+
+    def row(index: int) -> sa.Select[Any]:
+        def parameter(name: str) -> sa.BindParameter[Any]:
+            type_ = executions.c[name].type if name in executions.c else sa.String()
+            return sa.bindparam(f"{name}_{index}", type_=type_)
+
+        return sa.select(*(parameter(name).label(name) for name in names)).where(
+            workflows.c.id == parameter("workflow_id"),
+            workflows.c.webhook_token == parameter("current_token"),
+            workflows.c.version == parameter("workflow_version"),
+            workflows.c.is_active.is_(True),
+        )
+
+    rows = sa.union_all(*(row(index) for index in range(count))) if count > 1 else row(0)
+    return sa.insert(executions).from_select(names, rows).returning(executions.c.id)
 
 
 # --- signature ----------------------------------------------------------------------
