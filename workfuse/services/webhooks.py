@@ -78,6 +78,7 @@ SYNC_POLL_S = 0.02  #: seconds between two looks at a synchronous call's executi
 MAX_TOKEN_LENGTH = 64  #: characters; a longer token cannot exist
 MAX_IDEMPOTENCY_KEY = 200  #: characters (the column's size)
 MAX_CACHED_TARGETS = 4096  #: webhook URLs whose workflow details are kept
+MAX_BATCH = 64  #: executions stored by one statement (10 parameters each)
 HIDDEN_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
 NO_ACTIVE_WORKFLOW = "no active workflow has this webhook URL"
 HIDDEN_HEADER_WORDS = ("token", "secret", "key", "signature", "auth", "password", "credential")
@@ -290,7 +291,6 @@ def _execution_with_key(row: dict[str, Any]) -> str | None:
         ).scalar()
 
 
-MAX_BATCH = 64  #: executions stored by one statement (10 parameters each)
 _intake: GroupCommit[dict[str, Any], str | None] = GroupCommit(
     _insert_executions, max_batch=MAX_BATCH
 )
