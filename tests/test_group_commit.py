@@ -126,6 +126,28 @@ def test_a_failed_write_fails_its_own_callers_and_the_next_batch_is_still_writte
     assert writer.batches == [["first"], ["b", "c"]]
 
 
+def test_an_item_that_fails_on_its_own_fails_only_its_caller() -> None:
+    writer = GatedWriter()
+
+    def write(items: Sequence[str]) -> list[str | BaseException]:
+        results = writer(items)
+        return [ValueError(f"{item} is refused") if item == "C" else item for item in results]
+
+    group: GroupCommit[str, str] = GroupCommit(write, max_batch=8)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        first, queued = queue_behind_a_write(writer, group, pool, ["b", "c", "d"])
+        writer.open(0)
+        writer.wait_for_batch()
+        writer.open(1)
+
+        assert first.result(WAIT_S) == "FIRST"
+        assert queued[0].result(WAIT_S) == "B"
+        with pytest.raises(ValueError, match="C is refused"):
+            queued[1].result(WAIT_S)
+        assert queued[2].result(WAIT_S) == "D"
+    assert writer.batches == [["first"], ["b", "c", "d"]]
+
+
 def test_a_write_that_returns_too_few_results_fails_its_callers() -> None:
     group: GroupCommit[str, str] = GroupCommit(lambda items: [], max_batch=8)
 

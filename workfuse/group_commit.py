@@ -8,10 +8,13 @@ a lone caller writes at once (a batch of one, no added wait) and under load each
 commit carries the rows of every caller that arrived during the previous one: fewer
 round trips, transactions and lock handovers per row.
 
+``write`` returns, per item, its result or the exception its caller gets (an item
+that fails on its own fails only its caller); if ``write`` raises, every caller of
+that batch gets that exception.
+
 Limits: the leader's own call returns after its batch is written (never later: it
-writes one batch, then hands over). If ``write`` raises, every caller of that batch
-gets the same exception; ``write`` should deal with an item that fails on its own
-(see its caller). Threads only (blocking waits); not for an event loop.
+writes one batch, then hands over). Threads only (blocking waits); not for an event
+loop.
 """
 
 from __future__ import annotations
@@ -36,9 +39,12 @@ class _Ticket(Generic[T, R]):
 
 class GroupCommit(Generic[T, R]):
     """Batches :meth:`submit` calls from threads into calls of ``write``, which gets the
-    items in the order they queued and returns one result per item, in that order."""
+    items in the order they queued and returns one result (or exception) per item, in
+    that order."""
 
-    def __init__(self, write: Callable[[Sequence[T]], Sequence[R]], *, max_batch: int) -> None:
+    def __init__(
+        self, write: Callable[[Sequence[T]], Sequence[R | BaseException]], *, max_batch: int
+    ) -> None:
         self._write = write
         self.max_batch = max_batch
         self._lock = threading.Lock()
@@ -73,7 +79,10 @@ class GroupCommit(Generic[T, R]):
                 ticket.error = error
         else:
             for ticket, result in zip(batch, results, strict=True):
-                ticket.result = result
+                if isinstance(result, BaseException):
+                    ticket.error = result
+                else:
+                    ticket.result = result
         with self._lock:
             successor = self._queue[0] if self._queue else None
             self._writing = successor is not None

@@ -7,6 +7,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from tests.engine.helpers import make_workflow, node
@@ -94,6 +95,22 @@ def test_a_batch_with_a_repeated_idempotency_key_stores_the_key_once(
     # Then a repeated key gets the execution that has it, and the others are stored
     assert ids == [rows[0]["id"], rows[0]["id"], earlier, rows[3]["id"]]
     assert _stored_ids(session, workflow.id) == {earlier, rows[0]["id"], rows[3]["id"]}
+
+
+def test_a_row_that_fails_on_its_own_fails_only_its_call(session: Session, user: User) -> None:
+    # Given a batch in which one row cannot be stored (its id is taken)
+    workflow = make_workflow(session, user, [node("start", "trigger", {"source": "webhook"})], [])
+    target, _ = webhooks._webhook_target(session, workflow.webhook_token, cached=False)
+    [taken] = webhooks._insert_executions([_row(target)])
+    rows = [_row(target), _row(target, id=taken), _row(target)]
+
+    # When they are written together
+    first, failed, last = webhooks._insert_executions(rows)
+
+    # Then that row gets its error, and the others are stored
+    assert isinstance(failed, IntegrityError)
+    assert (first, last) == (rows[0]["id"], rows[2]["id"])
+    assert _stored_ids(session, workflow.id) == {taken, rows[0]["id"], rows[2]["id"]}
 
 
 def test_calls_at_the_same_moment_each_store_their_own_execution(

@@ -46,7 +46,7 @@ from urllib.parse import parse_qsl
 import anyio.to_thread
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from workfuse.caching import BoundedCache
 from workfuse.db import session_scope, statement_scope
@@ -255,12 +255,13 @@ def _store_execution(
     return _intake.submit(row)
 
 
-def _insert_executions(rows: Sequence[dict[str, Any]]) -> list[str | None]:
+def _insert_executions(rows: Sequence[dict[str, Any]]) -> list[str | Exception | None]:
     """Insert the calls' executions with one statement (autocommit on PostgreSQL, one
     transaction on SQLite); per row its id, or None if its workflow changed. A row
     whose idempotency key is taken (by an earlier call or another row of the batch)
-    fails the statement; the rows are then inserted one by one, and that row gets the
-    id of the execution that has its key."""
+    fails the statement; the rows are then inserted one by one: that row gets the id
+    of the execution that has its key, and a row that fails on its own gets its error
+    (for its caller only)."""
     parameters = {
         f"{name}_{index}": value for index, row in enumerate(rows) for name, value in row.items()
     }
@@ -268,13 +269,11 @@ def _insert_executions(rows: Sequence[dict[str, Any]]) -> list[str | None]:
         with statement_scope() as connection:
             result = connection.execute(_insert_if_unchanged(len(rows)), parameters)
             stored: set[str] = set(result.scalars())
-    except IntegrityError:
+    except IntegrityError as error:
         if len(rows) > 1:
             return [_insert_executions([row])[0] for row in rows]
         existing = _execution_with_key(rows[0])
-        if existing is None:
-            raise
-        return [existing]
+        return [error if existing is None else existing]
     return [row["id"] if row["id"] in stored else None for row in rows]
 
 
@@ -282,13 +281,9 @@ def _execution_with_key(row: dict[str, Any]) -> str | None:
     """The id of the execution of ``row``'s workflow that has ``row``'s idempotency key."""
     if row["idempotency_key"] is None:
         return None
-    with statement_scope() as connection:
-        return connection.execute(
-            sa.select(col(Execution.id)).where(
-                Execution.workflow_id == row["workflow_id"],
-                Execution.idempotency_key == row["idempotency_key"],
-            )
-        ).scalar()
+    with session_scope() as session:
+        existing = execution_by_idempotency_key(session, row["workflow_id"], row["idempotency_key"])
+    return existing.id if existing is not None else None
 
 
 _intake: GroupCommit[dict[str, Any], str | None] = GroupCommit(
