@@ -12,8 +12,7 @@ from sqlmodel import Session, col, select
 
 from tests.engine.helpers import make_workflow, node
 from workfuse.db import session_scope
-from workfuse.db_types import new_id, utcnow
-from workfuse.models import Execution, ExecutionStatus, User
+from workfuse.models import Execution, User
 from workfuse.services import webhooks
 
 
@@ -42,19 +41,8 @@ def test_two_calls_with_one_key_at_the_same_moment_store_one_execution(
 
 def _row(target: webhooks.WebhookTarget, key: str | None = None, **changes: Any) -> dict[str, Any]:
     """A row as :func:`webhooks._store_execution` hands it to the group commit."""
-    return {
-        "id": new_id(),
-        "status": ExecutionStatus.PENDING,
-        "trigger_data": {"source": "webhook", "data": {"n": 1}},
-        "node_results": {},
-        "started_at": utcnow(),
-        "workflow_version": target.version,
-        "idempotency_key": key,
-        "workflow_id": target.workflow_id,
-        "user_id": target.user_id,
-        "current_token": target.token,
-        **changes,
-    }
+    payload = {"source": "webhook", "data": {"n": 1}}
+    return {**webhooks._execution_row(target, payload, key), **changes}
 
 
 def _stored_ids(session: Session, workflow_id: str) -> set[str]:

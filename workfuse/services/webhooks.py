@@ -240,7 +240,15 @@ def _store_execution(
     (committed with the rows of concurrent calls, see :func:`_insert_executions`); its
     id, or None when the workflow changed (nothing stored). A key taken by a concurrent
     call returns that call's execution id."""
-    row = {
+    return _intake.submit(_execution_row(target, payload, idempotency_key))
+
+
+def _execution_row(
+    target: WebhookTarget, payload: dict[str, Any], idempotency_key: str | None
+) -> dict[str, Any]:
+    """A new PENDING execution's row for :func:`_insert_executions` (plus the token its
+    workflow must still have)."""
+    return {
         "id": new_id(),
         "status": ExecutionStatus.PENDING,
         "trigger_data": payload,
@@ -252,7 +260,6 @@ def _store_execution(
         "user_id": target.user_id,
         "current_token": target.token,
     }
-    return _intake.submit(row)
 
 
 def _insert_executions(rows: Sequence[dict[str, Any]]) -> list[str | Exception | None]:
