@@ -7,6 +7,7 @@ must trip before the process allocates or spins for long.
 from __future__ import annotations
 
 import time
+import tracemalloc
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -769,3 +770,273 @@ def test_render_does_not_need_every_context_key(make: Callable[[], Any]) -> None
     # Given contexts without some of the seed's keys
     # Then templates that do not use them still render
     assert make() in (1, "a1")
+
+
+# --- resource exhaustion: time, intermediate sizes, nesting (issue 18) ----------------
+
+
+def _peak_bytes(call: Callable[[], Any]) -> tuple[Any, int]:
+    """``call()``'s outcome (its result or the exception it raised) and the most memory
+    it held at once."""
+    tracemalloc.start()
+    try:
+        try:
+            outcome: Any = call()
+        except Exception as error:
+            outcome = error
+        return outcome, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+URLIZE_PAYLOAD = "{{ ('.'*6000 ~ 'a.')|urlize|length }}"
+HEX_PAYLOAD = "{{ ('x'*999999)" + ".encode().hex()" * 5 + " }}"
+PARENTHESES_PAYLOAD = "{{ " + "(" * 1000 + "1" + ")" * 1000 + " }}"
+
+
+def test_the_quadratic_urlize_filter_is_refused_at_once(ctx: dict[str, Any]) -> None:
+    # Given the issue's payload: urlize runs a quadratic regex on a long word
+    # When rendered
+    started = time.monotonic()
+    with pytest.raises(TemplateError) as caught:
+        render(URLIZE_PAYLOAD, ctx)
+    # Then it is refused before anything runs, saying why
+    assert time.monotonic() - started < 0.5
+    assert caught.value.kind == "limit"
+    assert "urlize" in caught.value.message and "square" in caught.value.message
+    # And saving the template already reports it
+    assert "urlize" in validate_template(URLIZE_PAYLOAD)[0].message
+
+
+def test_only_allowlisted_filters_exist() -> None:
+    # Given the filters of the environment (Jinja's own, bounded, and the helpers)
+    # Then they are exactly the allowlist: a filter Jinja adds in a new version, or a
+    # quadratic one (urlize) or one whose output grows with nesting (pprint), is absent
+    expected = {
+        *("abs", "attr", "batch", "capitalize", "center", "count", "d", "default"),
+        *("dictsort", "e", "escape", "filesizeformat", "first", "float", "forceescape"),
+        *("format", "groupby", "indent", "int", "items", "join", "last", "length", "list"),
+        *("lower", "map", "max", "min", "random", "reject", "rejectattr", "replace"),
+        *("reverse", "round", "safe", "select", "selectattr", "slice", "sort", "string"),
+        *("striptags", "sum", "title", "tojson", "trim", "truncate", "unique", "upper"),
+        *("urlencode", "wordcount", "wordwrap", "xmlattr"),
+        *templating.BUILTIN_HELPERS,
+    }
+    assert set(templating._ENV.filters) == expected
+
+
+def test_chained_hex_is_refused_at_the_first_too_large_step(ctx: dict[str, Any]) -> None:
+    # Given the issue's payload: each .encode().hex() doubles a 1 MB text, five times
+    # When rendered
+    outcome, peak = _peak_bytes(lambda: render(HEX_PAYLOAD, ctx))
+    # Then the first hex() that would exceed the limit is refused before it runs, and
+    # the render never held more than a few MB (not the 32 M characters of the issue)
+    assert isinstance(outcome, TemplateError), outcome
+    assert outcome.kind == "limit"
+    assert "hex()" in outcome.message and f"{MAX_OUTPUT_CHARS:,}" in outcome.message
+    assert peak < 8_000_000
+
+
+@pytest.mark.parametrize(
+    ("source", "step"),
+    [
+        ("{{ ('ß' * 999999).upper() | length }}", "upper()"),  # 'ß' -> 'SS'
+        ("{{ ('ﬃ' * 400000).upper() | length }}", "upper()"),  # one ligature -> 3 letters
+        ("{{ ('ß' * 999999) | upper | length }}", "upper"),
+        ("{{ ('ß' * 999999) | uppercase | length }}", "uppercase"),
+        ("{{ ('x' * 999999).encode('utf-32') | length }}", "encode()"),
+        ("{{ ('x' * 400000).encode('utf-16').hex() | length }}", "hex()"),
+        ("{{ ('x' * 600000).encode().hex(':') | length }}", "hex()"),
+        ("{{ ('<' * 999999) | e | length }}", "e"),
+        ("{{ ('<' * 999999) | tojson | length }}", "tojson"),
+        ("{{ ('&' * 999999) | urlencode | length }}", "urlencode"),
+        (
+            "{{ ('\\xff' * 999999).encode('latin-1').decode('ascii', 'backslashreplace') }}",
+            "decode()",
+        ),
+        ("{{ ('1' * 999999) | int(base=2) > 0 }}", "int"),
+    ],
+)
+def test_values_that_expand_are_bounded_at_each_step(
+    source: str, step: str, ctx: dict[str, Any]
+) -> None:
+    # Given an intermediate value that grows past the limit (case mapping, encoding,
+    # escaping...) and is only measured afterwards (by length or a comparison)
+    # When rendered
+    outcome, peak = _peak_bytes(lambda: render(source, ctx))
+    # Then the step that built it is refused, within a bounded amount of memory
+    assert isinstance(outcome, TemplateError), outcome
+    assert outcome.kind == "limit"
+    assert step in outcome.message
+    assert peak < 32_000_000
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        pytest.param(lambda: render(PARENTHESES_PAYLOAD, {}), id="render"),
+        pytest.param(lambda: compile_template(PARENTHESES_PAYLOAD), id="compile"),
+        pytest.param(lambda: render_value({"a": [PARENTHESES_PAYLOAD]}, {}), id="render_value"),
+    ],
+)
+def test_a_thousand_nested_parentheses_are_a_syntax_error(call: Callable[[], Any]) -> None:
+    # Given a template of 1,000 nested parentheses (Jinja's parser recurses per level)
+    # When it is compiled or rendered
+    with pytest.raises(TemplateError) as caught:
+        call()
+    # Then it is a clear syntax error, not a RecursionError
+    assert caught.value.kind == "syntax"
+    assert "nests too deeply" in caught.value.message
+
+
+def test_a_thousand_nested_parentheses_are_a_validation_problem() -> None:
+    # Given the same template in a node config being saved
+    # When validated
+    problems = validate_template(PARENTHESES_PAYLOAD)
+    # Then one problem says what is wrong, where
+    assert len(problems) == 1
+    assert "nests too deeply" in problems[0].message
+    assert problems[0].line == 1
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "{{ " + "[" * 1000 + "1" + "]" * 1000 + " }}",
+        "{{ " + "{'a': " * 1000 + "1" + "}" * 1000 + " }}",
+        "{{ " + "range(" * 1000 + "1" + ")" * 1000 + " }}",
+        "{{ " + "not " * 5000 + "1 }}",
+        "{{ " + "-" * 5000 + "1 }}",
+        "{{ " + "1 if 1 else " * 1000 + "1 }}",
+        "{{ " + " + ".join(["1"] * 3000) + " }}",
+        "{{ 1" + " | string" * 1000 + " }}",
+        "{{ nodes" + ".a" * 3000 + " }}",
+        "{% if 1 %}" * 1000 + "{% endif %}" * 1000,
+        "{% for x in [1] %}" * 21 + "{% endfor %}" * 21,  # Python nests 20 blocks at most
+        "{% macro m() %}" * 500 + "{% endmacro %}" * 500,
+        "{{ " + "~".join(["x"] * 20000) + " }}",  # too many tokens
+    ],
+)
+def test_every_kind_of_deep_or_huge_source_is_a_clear_error(source: str) -> None:
+    # Given a source that nests too deeply in some way, or is too large to compile
+    # When validated and rendered
+    problems = validate_template(source)
+    with pytest.raises(TemplateError) as caught:
+        render(source, {"nodes": {}})
+    # Then both say so in words, without a RecursionError or SyntaxError
+    assert len(problems) == 1 and problems[0].message
+    assert caught.value.kind in {"syntax", "limit"}
+    assert "too deeply" in caught.value.message or "tokens" in caught.value.message
+
+
+def test_nesting_up_to_the_limit_compiles_from_a_deep_call_stack() -> None:
+    # Given templates at the nesting limits, compiled by a caller already 400 frames deep
+    sources = [
+        "{{ " + "(" * templating.MAX_NESTING + "1" + ")" * templating.MAX_NESTING + " }}",
+        "{{ " + " + ".join(["1"] * (templating.MAX_EXPRESSION_DEPTH - 5)) + " }}",
+        "{% for x in [1] %}" * 20 + "{{ x }}" + "{% endfor %}" * 20,
+    ]
+
+    def deep(frames: int, source: str) -> Any:
+        return deep(frames - 1, source) if frames else CompiledTemplate(source).render({})
+
+    # Then they work
+    assert [deep(400, source) for source in sources] == [1, 95, "1"]
+
+
+def test_methods_outside_the_allowlist_are_refused(ctx: dict[str, Any]) -> None:
+    # Given methods of value types that are not on the allowlist
+    for source in (
+        "{{ 'ab'.encode().fromhex('00') }}",
+        "{{ (1).from_bytes('x'.encode(), 'big') }}",
+        "{{ (1.5).fromhex('0x1p10') }}",
+        "{{ nodes.fetch.body | attr('copy') }}",
+        "{{ 'x'.encode('unicode_escape') }}",
+    ):
+        # When rendered
+        # Then they are refused with a clear error
+        with pytest.raises(TemplateError) as caught:
+            render(source, ctx)
+        assert caught.value.kind in {"security", "undefined", "runtime"}, source
+
+
+def test_values_kept_alive_by_recursion_hit_the_memory_budget(ctx: dict[str, Any]) -> None:
+    # Given a macro that keeps a new 1 MB text alive in each of hundreds of frames
+    source = (
+        "{% macro f(n, s) %}{{ s | length }}{% if n %}{{ f(n - 1, s ~ 'x') }}{% endif %}"
+        "{% endmacro %}{{ f(300, 'x' * 999000) }}"
+    )
+    # When rendered
+    outcome, peak = _peak_bytes(lambda: render(source, ctx))
+    # Then the render's memory budget stops it long before it holds 300 MB
+    assert isinstance(outcome, TemplateError), outcome
+    assert outcome.kind == "limit"
+    assert f"{templating.MAX_RENDER_BYTES // 1_000_000} MB" in outcome.message
+    assert peak < 2 * templating.MAX_RENDER_BYTES
+
+
+def test_the_templates_of_one_config_share_one_budget(ctx: dict[str, Any]) -> None:
+    # Given three templated fields, each building 15 MB of text (fine on its own)
+    texts = ", ".join(f"a ~ {i}" for i in range(15))
+    field = "{% set a = 'x' * 999990 %}{{ [" + texts + "] | length }}"
+    assert render(field, ctx) == "15"
+    # When the config is rendered
+    # Then together they exceed the budget of one render
+    with pytest.raises(TemplateError) as caught:
+        render_value({"a": field, "b": field, "c": field}, ctx)
+    assert caught.value.kind == "limit"
+    assert "MB" in caught.value.message
+
+
+def test_the_clock_is_read_inside_a_long_filter(ctx: dict[str, Any]) -> None:
+    # Given a filter that reads millions of items without yielding one
+    ctx["trigger"]["data"]["rows"] = [0] * 5_000_000
+    source = "{{ trigger.data.rows | select('none') | list | length }}"
+    # When rendered
+    started = time.monotonic()
+    with pytest.raises(TemplateError) as caught:
+        render(source, ctx)
+    # Then the time limit stops it while it reads
+    assert caught.value.kind == "limit"
+    assert time.monotonic() - started < MAX_RENDER_SECONDS + 0.5
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "{{ ('a' * 999999).strip('b' * 200000 ~ 'a') | length }}",  # cost: text x set
+        "{{ ('a' * 999999) | trim('b' * 200000 ~ 'a') | length }}",
+        "{{ 1.5 | round(100000000, 'floor') }}",  # 10 ** 100000000
+        "{{ 5 | round(-100000000) }}",
+        "{{ ('a' * 99999) | wordwrap(1) | length }}",  # textwrap is quadratic per paragraph
+        "{{ nodes.fetch.body.items | sort(attribute='" + "a." * 100 + "a') }}",
+        "{{ formatDate(0, 'Y' * 100000) }}",  # parsed formats are cached
+    ],
+)
+def test_arguments_that_make_a_builtin_slow_are_refused(source: str, ctx: dict[str, Any]) -> None:
+    # Given a builtin whose cost grows with an argument faster than linearly
+    # When rendered
+    # Then it is refused at once (formerly: seconds to hours of one uninterruptible call)
+    _fails(source, ctx, "limit")
+
+
+def test_the_slice_filter_works(ctx: dict[str, Any]) -> None:
+    assert render("{{ [1, 2, 3, 4] | slice(2) | list }}", ctx) == [[1, 2], [3, 4]]
+
+
+def test_a_deep_template_is_a_clear_problem_at_every_entry_point() -> None:
+    from workfuse.ai.magic_input import MagicContext, check_proposal
+    from workfuse.nodes.execution import ExecutionError
+    from workfuse.nodes.registry import REGISTRY
+    from workfuse.nodes.runner import resolve_templates
+
+    # Given an HTTP node whose URL is the 1,000 nested parentheses
+    config = {"method": "GET", "url": PARENTHESES_PAYLOAD}
+    # When magic input checks it as a proposal, it is a problem in words
+    problems = check_proposal("http", "Fetch", config, MagicContext())
+    assert any("nests too deeply" in problem for problem in problems), problems
+    # And when the engine renders it, the node fails with TEMPLATE_ERROR
+    with pytest.raises(ExecutionError) as caught:
+        resolve_templates(REGISTRY.get("http"), config, {"nodes": {}, "trigger": {}, "env": {}})
+    assert caught.value.code == "TEMPLATE_ERROR"
+    assert "nests too deeply" in caught.value.message

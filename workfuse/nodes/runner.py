@@ -16,21 +16,23 @@ from workfuse.graph import error_location
 from workfuse.nodes.base import NodeConfigModel, NodeSpec
 from workfuse.nodes.execution import ExecutionError, NodeContext
 from workfuse.nodes.registry import REGISTRY, NodeRegistry
-from workfuse.templating import TemplateError, render_value
+from workfuse.templating import TemplateError, render_limits, render_value
 
 
 def resolve_templates(
     spec: NodeSpec, config: Mapping[str, Any], context: Mapping[str, Any]
 ) -> dict[str, Any]:
-    """A copy of ``config`` with every declared template field rendered."""
+    """A copy of ``config`` with every declared template field rendered, all of them
+    within one render's limits (time, memory: see :mod:`workfuse.templating`)."""
     resolved = copy.deepcopy(dict(config))
-    for path in spec.template_fields:
-        try:
-            _render_path(resolved, path.split("."), context)
-        except TemplateError as error:
-            raise ExecutionError(
-                f"template in config.{path}: {error}", code="TEMPLATE_ERROR"
-            ) from None
+    with render_limits():
+        for path in spec.template_fields:
+            try:
+                _render_path(resolved, path.split("."), context)
+            except TemplateError as error:
+                raise ExecutionError(
+                    f"template in config.{path}: {error}", code="TEMPLATE_ERROR"
+                ) from None
     return resolved
 
 

@@ -19,20 +19,38 @@ Rules that differ from stock Jinja:
   ``x.y.z is defined`` and ``x.y.z | default(...)`` work at any depth.
 * Sandbox (``ImmutableSandboxedEnvironment``): private and internal attributes, data
   mutation, ``include``/``import``/``extends`` and the ``lipsum``, ``cycler``,
-  ``joiner`` and ``namespace`` globals are refused with a :class:`TemplateError`.
+  ``joiner`` and ``namespace`` globals are refused with a :class:`TemplateError`, and
+  so is any attribute or method not on the allowlist of :mod:`.methods`.
 
-Limits (constants in :mod:`.errors`, importable from here): source size, wall time
-per render (checked at every call, every loop iteration and every output chunk; one
-builtin operation on large data is not interrupted), output size, ``range`` size, and
-the size of strings, lists and integers built by operators, string methods and filters
-(checked before they are allocated).
+Limits (constants in :mod:`.errors`, importable from here; the README's "Limits per
+render" states them for users):
+
+* source: ``MAX_TEMPLATE_CHARS``, ``MAX_TEMPLATE_TOKENS``, ``MAX_NESTING`` and
+  ``MAX_EXPRESSION_DEPTH``; a source beyond them is a :class:`TemplateError` (syntax
+  or limit) when it is compiled or validated, never a ``RecursionError``;
+* time: ``MAX_RENDER_SECONDS`` of wall time per render, or per :func:`render_limits`
+  scope (one node's templates share one). The clock is read at every call, filter,
+  operator, output chunk and every few loop iterations or items a filter reads; only
+  what is allowed runs in between, and all of it costs time linear (or ``n log n``)
+  in bounded inputs, so a render overruns by milliseconds, not seconds;
+* size of every value built, not only the output: text and bytes
+  ``MAX_OUTPUT_CHARS``, lists and dicts ``MAX_SEQUENCE_ITEMS``, integers
+  ``MAX_INT_BITS``, ``range`` ``MAX_RANGE_ITEMS``, a native result ``MAX_VALUE_CHARS``
+  as JSON. Checked before allocation where the size is known in advance; operations
+  that expand their input by a bounded factor (case mapping, escaping, encoding) take
+  inputs of at most ``MAX_OUTPUT_CHARS`` and are checked as soon as they are built;
+* memory: ``MAX_RENDER_BYTES`` for everything a render builds, even short-lived values;
+* only allowlisted filters (:mod:`.filters`; ``urlize`` and ``pprint`` are refused) and
+  allowlisted attributes and methods (:mod:`.methods`).
 
 Error messages name only what the template itself names (variables, keys, filters)
 and types; they never include a value from the context.
 
 Modules: :mod:`.errors` (errors and limits), :mod:`.text` (values as text, size
-checks), :mod:`.helpers` (the built-in helpers), :mod:`.guards` (bounded operators,
-methods and ``range``, the render clock), :mod:`.filters` (bounded filters),
+checks), :mod:`.guards` (the render's limits: clock and memory budget; bounded
+operators, slices and ``range``), :mod:`.helpers` (the built-in helpers),
+:mod:`.methods` (allowed attributes and methods, each method's size rule),
+:mod:`.filters` (allowlisted, bounded filters),
 :mod:`.environment` (the one Jinja environment, :func:`register_helper`),
 :mod:`.parsing` (source to syntax tree, syntax error positions), :mod:`.compiler`
 (compile, render, cache) and :mod:`.validation` (:func:`validate_template`). Besides
@@ -42,6 +60,7 @@ importable from here, as they were from the former single module.
 
 from __future__ import annotations
 
+from workfuse.templating.budget import render_limits
 from workfuse.templating.compiler import CompiledTemplate, compile_template, render, render_value
 from workfuse.templating.environment import _ENV as _ENV
 from workfuse.templating.environment import _HELPERS as _HELPERS
@@ -49,12 +68,16 @@ from workfuse.templating.environment import KNOWN_NAMES as KNOWN_NAMES
 from workfuse.templating.environment import register_helper
 from workfuse.templating.errors import (
     CACHE_SIZE,
+    MAX_EXPRESSION_DEPTH,
     MAX_INT_BITS,
+    MAX_NESTING,
     MAX_OUTPUT_CHARS,
     MAX_RANGE_ITEMS,
+    MAX_RENDER_BYTES,
     MAX_RENDER_SECONDS,
     MAX_SEQUENCE_ITEMS,
     MAX_TEMPLATE_CHARS,
+    MAX_TEMPLATE_TOKENS,
     MAX_VALUE_CHARS,
     MAX_WORDWRAP_CHARS,
     TemplateError,
@@ -71,12 +94,16 @@ from workfuse.templating.validation import validate_template
 
 __all__ = [
     "CACHE_SIZE",
+    "MAX_EXPRESSION_DEPTH",
     "MAX_INT_BITS",
+    "MAX_NESTING",
     "MAX_OUTPUT_CHARS",
     "MAX_RANGE_ITEMS",
+    "MAX_RENDER_BYTES",
     "MAX_RENDER_SECONDS",
     "MAX_SEQUENCE_ITEMS",
     "MAX_TEMPLATE_CHARS",
+    "MAX_TEMPLATE_TOKENS",
     "MAX_VALUE_CHARS",
     "MAX_WORDWRAP_CHARS",
     "CompiledTemplate",
@@ -85,6 +112,7 @@ __all__ = [
     "compile_template",
     "register_helper",
     "render",
+    "render_limits",
     "render_value",
     "validate_template",
 ]

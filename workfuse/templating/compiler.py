@@ -2,13 +2,19 @@
 :func:`render` and :func:`render_value`.
 
 Compiling parses the source, turns a source that is one ``{{ expression }}`` into an
-assignment so that its native value can be read back, routes loops and ``~`` through
-the environment's guards (:class:`_Guard`, which also refuses ``include``, ``import``,
-``extends`` and ``self``), and keeps the last ``CACHE_SIZE`` compiled templates.
-Rendering bounds the output (``MAX_OUTPUT_CHARS`` of text, ``MAX_VALUE_CHARS`` for a
-computed native value), checks the render's clock at every output chunk, and turns
-every failure into a :class:`TemplateError` with the template's line, quoting only
-what the template itself wrote.
+assignment so that its native value can be read back, routes loops, slices and ``~``
+through the environment's guards (:class:`_Guard`, which also refuses ``include``,
+``import``, ``extends``, ``self`` and the filters of :data:`.filters.REFUSED`), and
+keeps the last ``CACHE_SIZE`` compiled templates. A source too large or too deeply
+nested to compile is a :class:`TemplateError` (kind ``syntax`` or ``limit``), never a
+``RecursionError``.
+
+Rendering runs within the render's limits (:func:`~.guards.render_limits`: one clock
+and one memory budget, shared by every template rendered inside one scope), bounds the
+output (``MAX_OUTPUT_CHARS`` of text, ``MAX_VALUE_CHARS`` for a computed native value),
+checks the clock at every output chunk, and turns every failure into a
+:class:`TemplateError` with the template's line, quoting only what the template
+itself wrote.
 """
 
 from __future__ import annotations
@@ -18,26 +24,34 @@ from collections.abc import Iterator, Mapping
 from typing import Any, cast
 
 from jinja2 import Template, nodes
-from jinja2.exceptions import SecurityError, TemplateSyntaxError, UndefinedError
+from jinja2.exceptions import (
+    SecurityError,
+    TemplateRuntimeError,
+    TemplateSyntaxError,
+    UndefinedError,
+)
 from jinja2.runtime import Undefined
 from jinja2.utils import missing
 from jinja2.visitor import NodeTransformer
 
+from workfuse.templating.budget import _LIMITS, _check_time, _Limits, _timed
 from workfuse.templating.environment import _ENV, _UndefinedValue
 from workfuse.templating.errors import (
     CACHE_SIZE,
     MAX_OUTPUT_CHARS,
+    MAX_SEQUENCE_ITEMS,
     MAX_VALUE_CHARS,
     TemplateError,
     _limit,
 )
-from workfuse.templating.guards import _check_time
+from workfuse.templating.filters import REFUSED
 from workfuse.templating.parsing import (
     _has_tags,
     _is_lookup,
     _literals,
     _parse,
     _single_expression,
+    _too_deep,
 )
 from workfuse.templating.text import _check_callable, _text_size
 
@@ -45,7 +59,8 @@ _RESULT = "wf_result"  #: variable that holds a native expression's value
 
 
 class _Guard(NodeTransformer):
-    """Routes loops and ``~`` through the environment's guards; refuses loader tags."""
+    """Routes loops, slices and ``~`` through the environment's guards; refuses loader
+    tags, ``self`` and the refused filters."""
 
     def visit_For(self, node: nodes.For) -> nodes.Node:
         node = cast(nodes.For, self.generic_visit(node))
@@ -56,6 +71,23 @@ class _Guard(NodeTransformer):
     def visit_Concat(self, node: nodes.Concat) -> nodes.Node:
         node = cast(nodes.Concat, self.generic_visit(node))
         return _env_call("concat_values", list(node.nodes), node.lineno)
+
+    def visit_Getitem(self, node: nodes.Getitem) -> nodes.Node:
+        node = cast(nodes.Getitem, self.generic_visit(node))
+        if not isinstance(node.arg, nodes.Slice):
+            return node
+        bounds = [node.arg.start, node.arg.stop, node.arg.step]
+        parts = [part if part is not None else nodes.Const(None) for part in bounds]
+        return _env_call("slice_value", [node.node, *parts], node.lineno)
+
+    def visit_Filter(self, node: nodes.Filter) -> nodes.Node:
+        if node.name in REFUSED:
+            raise TemplateError(
+                f"the {node.name} filter is not available in templates: {REFUSED[node.name]}",
+                line=node.lineno,
+                kind="limit",
+            )
+        return self.generic_visit(node)
 
     def generic_visit(self, node: nodes.Node, *args: Any, **kwargs: Any) -> nodes.Node:
         if isinstance(node, nodes.Extends | nodes.Include | nodes.Import | nodes.FromImport):
@@ -100,13 +132,15 @@ class CompiledTemplate:
             target = nodes.Name(_RESULT, "store", lineno=expression.lineno)
             tree = nodes.Template([nodes.Assign(target, expression, lineno=expression.lineno)])
             tree.set_environment(_ENV)
-        tree = cast(nodes.Template, _Guard().visit(tree))
         try:
+            tree = cast(nodes.Template, _Guard().visit(tree))
             code = _ENV.compile(tree)
         except TemplateSyntaxError as error:
             raise TemplateError(
                 error.message or "syntax error", line=error.lineno, kind="syntax"
             ) from None
+        except (RecursionError, SyntaxError, MemoryError):  # Python's own nesting limits
+            raise _too_deep(None) from None
         self._template = _ENV.template_class.from_code(_ENV, code, _ENV.globals)
 
     @property
@@ -119,6 +153,7 @@ class CompiledTemplate:
         template = self._template
         if template is None:
             return self.source
+        token = _LIMITS.set(_Limits()) if _LIMITS.get() is None else None
         try:
             ctx = template.new_context(cast(dict[str, Any], context))  # only read
             if self._native:
@@ -134,11 +169,14 @@ class CompiledTemplate:
                 size += len(chunk)
                 if size > MAX_OUTPUT_CHARS:
                     raise _limit(f"the output is longer than {MAX_OUTPUT_CHARS:,} characters")
-                _check_time(ctx)
+                _check_time()
                 chunks.append(chunk)
             return "".join(chunks)
         except Exception as error:  # every failure becomes a TemplateError with a line
             raise self._translate(error) from None
+        finally:
+            if token is not None:
+                _LIMITS.reset(token)
 
     def _translate(self, error: Exception) -> TemplateError:
         line = self._line
@@ -160,7 +198,7 @@ def _native_value(value: Any) -> Any:
     if isinstance(value, Undefined):
         value._fail_with_undefined_error()
     if isinstance(value, range | Iterator):
-        return list(value)
+        return list(_timed(value, MAX_SEQUENCE_ITEMS, "the value"))
     if not isinstance(value, str | int | float | Mapping | list | tuple):
         _check_callable(value)
     return value
@@ -172,8 +210,8 @@ def _describe(error: Exception, literals: frozenset[Any]) -> tuple[str, str]:
         return _describe_undefined(error, literals), "undefined"
     if isinstance(error, SecurityError):
         return str(error), "security"
-    if isinstance(error, TemplateSyntaxError | UndefinedError):
-        return str(error.message), "runtime"
+    if isinstance(error, TemplateSyntaxError | UndefinedError | TemplateRuntimeError):
+        return str(error.message), "runtime"  # Jinja's own words: names, not data
     if isinstance(error, RecursionError):
         return "templates nest or recurse too deeply", "limit"
     if isinstance(error, MemoryError):
@@ -229,12 +267,24 @@ def render(source: str, context: Mapping[str, Any]) -> Any:
 
 
 def render_value(value: Any, context: Mapping[str, Any]) -> Any:
-    """A copy of ``value`` with every string inside dicts and lists rendered (not keys)."""
+    """A copy of ``value`` with every string inside dicts and lists rendered (not keys);
+    all of them within one render's limits (one clock, one memory budget)."""
+    if isinstance(value, str):
+        return render(value, context)
+    token = _LIMITS.set(_Limits()) if _LIMITS.get() is None else None
+    try:
+        return _render_value(value, context)
+    finally:
+        if token is not None:
+            _LIMITS.reset(token)
+
+
+def _render_value(value: Any, context: Mapping[str, Any]) -> Any:
     if isinstance(value, str):
         return render(value, context)
     if isinstance(value, Mapping):
-        return {key: render_value(item, context) for key, item in value.items()}
+        return {key: _render_value(item, context) for key, item in value.items()}
     if isinstance(value, list | tuple):
-        items = [render_value(item, context) for item in value]
+        items = [_render_value(item, context) for item in value]
         return items if isinstance(value, list) else tuple(items)
     return value

@@ -2,15 +2,16 @@
 
 ``_ENV`` is an ``ImmutableSandboxedEnvironment`` with strict but chainable undefined
 values (:class:`_Undefined`, whose failures carry the name and owner an error message
-may quote), key-only ``.`` and ``[]`` on mappings, the guarded operators, filters and
-``range``, no other globals, and no template cache of its own (the compiler keeps
-one). It is built once, at import, with the built-in helpers, and shared by every
-thread; afterwards only :func:`register_helper` changes it.
+may quote), key-only ``.`` and ``[]`` on mappings, only the allowlisted attributes and
+methods of :mod:`.methods` (each method call checked by its rule), the guarded
+operators, the allowlisted filters of :mod:`.filters`, ``range`` and ``dict``, no other
+globals, and no template cache of its own (the compiler keeps one). It is built once,
+at import, with the built-in helpers, and shared by every thread; afterwards only
+:func:`register_helper` changes it.
 """
 
 from __future__ import annotations
 
-import types
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
@@ -19,21 +20,24 @@ from jinja2.lexer import Token, TokenStream
 from jinja2.runtime import ChainableUndefined, Context, StrictUndefined, Undefined
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from workfuse.templating.errors import _LOOP_CHECK_EVERY
+from workfuse.templating.budget import _check_time, _timed
+from workfuse.templating.errors import MAX_TEMPLATE_TOKENS, TemplateError
 from workfuse.templating.filters import _guarded_filters
 from workfuse.templating.guards import (
     _add,
+    _binop,
+    _bounded_dict,
     _bounded_range,
+    _built,
     _check_format_spec,
-    _check_time,
     _concat_parts,
-    _method_args,
     _modulo,
     _multiply,
     _power,
-    _RenderContext,
+    _slice_value,
 )
 from workfuse.templating.helpers import BUILTIN_HELPERS, _strict
+from workfuse.templating.methods import _attribute_allowed, _is_value_method, _method_call
 from workfuse.templating.text import _check_length, _text, _to_text
 
 KNOWN_NAMES = frozenset({"nodes", "trigger", "env"})
@@ -65,7 +69,8 @@ del _attr, _value
 
 
 class _IndexedStream(TokenStream):
-    """A token stream that remembers the order of the tokens it hands out."""
+    """A token stream that remembers the order of the tokens it hands out, and refuses
+    more than ``MAX_TEMPLATE_TOKENS`` of them."""
 
     def __init__(self, tokens: Iterable[Token], name: str | None, filename: str | None) -> None:
         self.order: dict[int, int] = {}
@@ -73,13 +78,19 @@ class _IndexedStream(TokenStream):
 
     def _count(self, tokens: Iterable[Token]) -> Iterator[Token]:
         for index, token in enumerate(tokens):
+            if index >= MAX_TEMPLATE_TOKENS:
+                raise TemplateError(
+                    f"the template has more than {MAX_TEMPLATE_TOKENS:,} tokens"
+                    " (names, numbers, operators...): split it",
+                    line=token.lineno,
+                    kind="limit",
+                )
             self.order[id(token)] = index
             yield token
 
 
 class _Environment(ImmutableSandboxedEnvironment):
     intercepted_binops = frozenset({"*", "**", "+", "%"})
-    context_class = _RenderContext
     concat = staticmethod(_concat_parts)
 
     def __init__(self) -> None:
@@ -92,7 +103,8 @@ class _Environment(ImmutableSandboxedEnvironment):
             auto_reload=False,
         )
         self.globals.clear()
-        self.globals.update(range=_bounded_range, dict=dict)
+        self.globals.update(range=_bounded_range, dict=_bounded_dict)
+        self.filters.clear()
         self.filters.update(_guarded_filters())
         self.binop_table.update({"*": _multiply, "+": _add, "**": _power, "%": _modulo})
 
@@ -114,6 +126,17 @@ class _Environment(ImmutableSandboxedEnvironment):
                 return self.undefined(obj=obj, name=argument)
         return super().getitem(obj, argument)
 
+    def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
+        """The sandbox's rules, then the allowlist of :mod:`.methods`."""
+        return super().is_safe_attribute(obj, attr, value) and _attribute_allowed(obj, attr, value)
+
+    def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
+        return _binop(self.binop_table, operator, left, right)
+
+    def slice_value(self, value: Any, start: Any, stop: Any, step: Any) -> Any:
+        """``value[start:stop:step]`` (the compiler routes every slice here)."""
+        return _slice_value(value, start, stop, step)
+
     def unsafe_undefined(self, obj: Any, attribute: str) -> Undefined:
         raise SecurityError(
             f"access to attribute {attribute!r} of type {type(obj).__name__!r} is not allowed"
@@ -123,34 +146,36 @@ class _Environment(ImmutableSandboxedEnvironment):
         wrapped = super().wrap_str_format(value)
         if wrapped is None:
             return None
-        fmt, sandboxed = value.__self__, wrapped
+        fmt, sandboxed, is_map = value.__self__, wrapped, value.__name__ == "format_map"
 
         def checked(*args: Any, **kwargs: Any) -> str:
-            _check_format_spec(fmt, (args, kwargs))
-            return sandboxed(*args, **kwargs)
+            _check_time()
+            if is_map and len(args) == 1 and isinstance(args[0], Mapping):
+                _check_format_spec(fmt, (), args[0])
+            else:
+                _check_format_spec(fmt, args, kwargs)
+            return _built(sandboxed(*args, **kwargs), "the formatted text")  # type: ignore[no-any-return]
 
         return checked
 
     def call(self, context: Context, obj: Any, /, *args: Any, **kwargs: Any) -> Any:
-        _check_time(context)
-        if isinstance(obj, types.BuiltinMethodType) and isinstance(
-            getattr(obj, "__self__", None), str | bytes | int
-        ):
-            args = _method_args(obj, args, kwargs)
+        _check_time()
+        if _is_value_method(obj):
+            kwargs.pop("_loop_vars", None)  # what Jinja passes for pass_context callables
+            kwargs.pop("_block_vars", None)
+            return _method_call(obj, args, kwargs)
         return super().call(context, obj, *args, **kwargs)
 
     def guard_loop(self, context: Context, iterable: Iterable[Any]) -> Iterator[Any]:
-        """Every ``{% for %}`` iterates through this: the render's clock is checked."""
-        for index, item in enumerate(iterable):
-            if not index % _LOOP_CHECK_EVERY:
-                _check_time(context)
-            yield item
+        """Every ``{% for %}`` iterates through this: the clock is read at every item."""
+        return _timed(iterable)
 
     def concat_values(self, *parts: Any) -> str:
         """The ``~`` operator: values as text, size-checked before joining."""
+        _check_time()
         texts = [_text(part) for part in parts]
         _check_length(sum(map(len, texts)), "the joined text")
-        return "".join(texts)
+        return _built("".join(texts), "the joined text")  # type: ignore[no-any-return]
 
     def _tokenize(
         self,

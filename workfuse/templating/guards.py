@@ -1,56 +1,116 @@
-"""Guarded building blocks: operators, builtin string methods, ``range``, captured
-blocks, and the render clock.
+"""Guarded building blocks: operators, ``range``, ``dict``, slices, captured blocks, and
+the check every built value goes through (:func:`_built`), against the render's
+limits of :mod:`.budget` (its clock and memory budget).
 
-The environment routes ``*``, ``**``, ``+`` and ``%``, calls of builtin
-``str``/``bytes``/``int`` methods, ``range()`` and captured blocks (macros,
-``{% set %}`` and ``{% filter %}`` blocks) through these functions, which check the
-size of what would be built *before* it is allocated (``MAX_OUTPUT_CHARS``,
-``MAX_SEQUENCE_ITEMS``, ``MAX_INT_BITS``, ``MAX_RANGE_ITEMS``). :class:`_RenderContext`
-carries each render's deadline (``MAX_RENDER_SECONDS``) and :func:`_check_time`
-enforces it; the clock is read only where a guard calls it, so one builtin operation
-on large data is not interrupted.
+The environment routes ``*``, ``**``, ``+`` and ``%``, slices, ``range()``, ``~`` and
+captured blocks (macros, ``{% set %}`` and ``{% filter %}`` blocks) through these
+functions. Where the size of a result is known in advance it is checked *before* it is
+allocated (``MAX_OUTPUT_CHARS``, ``MAX_SEQUENCE_ITEMS``, ``MAX_INT_BITS``,
+``MAX_RANGE_ITEMS``); every value built is then checked and charged to the budget by
+:func:`_built`. The clock is read only where a guard calls :func:`_check_time` (every
+call, filter, operator, captured block, output chunk and loop iteration):
+what runs between two reads is one allowed operation, whose cost is linear (or
+``n log n``) in inputs that are themselves bounded.
 """
 
 from __future__ import annotations
 
 import re
 import string
-import time
+import sys
 from collections.abc import Iterable, Mapping
-from typing import Any, cast
+from typing import Any
 
-from jinja2.runtime import Context
-
+from workfuse.templating.budget import _LIMITS, _charge, _check_time, _timed
 from workfuse.templating.errors import (
     MAX_INT_BITS,
+    MAX_OUTPUT_CHARS,
     MAX_RANGE_ITEMS,
-    MAX_RENDER_SECONDS,
+    MAX_RENDER_BYTES,
     MAX_SEQUENCE_ITEMS,
     _limit,
 )
-from workfuse.templating.text import _check_length, _check_text, _text_size
+from workfuse.templating.text import _check_length, _text_size
 
-_PERCENT_SPEC = re.compile(r"%(?:\([^)]*\))?[#0\- +]*(\*|\d+)?(?:\.(\*|\d+))?")
+_PERCENT_SPEC = re.compile(r"%(?:\(([^)]*)\))?[#0\- +]*(\*|\d+)?(?:\.(\*|\d+))?[a-zA-Z%]?")
 _SPEC_NUMBER = re.compile(r"\d+")
 
 
+def _built(value: Any, what: str) -> Any:
+    """``value`` was just built by an operation: check its size, charge it, return it."""
+    if isinstance(value, str | bytes):
+        if len(value) > MAX_OUTPUT_CHARS:
+            raise _limit(f"{what} would be longer than {MAX_OUTPUT_CHARS:,} characters")
+    elif isinstance(value, list | tuple | dict | set | frozenset):
+        if len(value) > MAX_SEQUENCE_ITEMS:
+            raise _limit(f"{what} would have more than {MAX_SEQUENCE_ITEMS:,} items")
+    elif isinstance(value, int) and not isinstance(value, bool):
+        if value.bit_length() > MAX_INT_BITS:
+            raise _limit(f"{what} would have more than {MAX_INT_BITS:,} bits")
+        return value
+    else:
+        return value
+    _charge(sys.getsizeof(value))
+    return value
+
+
+def _deep_size(value: Any) -> int:
+    """Bytes of ``value`` and everything inside it, counted until past the budget left."""
+    limits = _LIMITS.get()
+    limit = limits.budget if limits is not None else MAX_RENDER_BYTES
+    total, stack, seen = 0, [value], 0
+    while stack and total <= limit:
+        item = stack.pop()
+        total += sys.getsizeof(item)
+        seen += 1
+        if not seen % 4096:
+            _check_time()
+        if isinstance(item, Mapping):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
+    return total
+
+
 def _check_percent(fmt: str | bytes, args: Any) -> None:
+    """Refuse ``fmt % args`` if it could be longer than the output limit: the arguments
+    count once, and each ``%(name)s`` counts its value again (it may repeat)."""
     text = fmt.decode("latin-1") if isinstance(fmt, bytes) else fmt
-    widths = 0
+    total = len(text) + _text_size(args)
     for match in _PERCENT_SPEC.finditer(text):
-        if "*" in match.group(0):
+        key, width, precision = match.groups()
+        if "*" in (width, precision):
             raise _limit("'*' widths are not allowed in % formatting")
-        widths += sum(int(n) for n in match.groups() if n)
-    _check_length(len(text) + widths + _text_size(args), "the formatted text")
+        total += sum(int(n) for n in (width, precision) if n)
+        if key is not None and isinstance(args, Mapping):
+            total += _text_size(args.get(key))
+        if total > MAX_OUTPUT_CHARS:
+            break
+    _check_length(total, "the formatted text")
 
 
-def _check_format_spec(fmt: str, args: Any) -> None:
-    widths = 0
-    for _, _, spec, _ in string.Formatter().parse(fmt):
+def _check_format_spec(fmt: str, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> None:
+    """Refuse ``fmt.format(*args, **kwargs)`` if it could be longer than the output
+    limit: every replacement field counts the argument it names and its width."""
+    total, auto = len(fmt), 0
+    for _, field, spec, _ in string.Formatter().parse(fmt):
         if spec and "{" in spec:
             raise _limit("nested fields are not allowed in format specs")
-        widths += sum(int(n) for n in _SPEC_NUMBER.findall(spec or ""))
-    _check_length(len(fmt) + widths + _text_size(args), "the formatted text")
+        total += sum(int(n) for n in _SPEC_NUMBER.findall(spec or ""))
+        if field is None:
+            continue
+        head = re.split(r"[.\[]", field, maxsplit=1)[0]
+        if head == "":
+            head, auto = str(auto), auto + 1
+        if head.isdigit():
+            index = int(head)
+            total += _text_size(args[index]) if index < len(args) else 0
+        else:
+            total += _text_size(kwargs.get(head))
+        if total > MAX_OUTPUT_CHARS:
+            break
+    _check_length(total, "the formatted text")
 
 
 def _multiply(left: Any, right: Any) -> Any:
@@ -92,39 +152,30 @@ def _modulo(left: Any, right: Any) -> Any:
     return left % right
 
 
-def _method_args(method: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, ...]:
-    """Check a builtin str/bytes/int method call against the size limits."""
-    owner, name = method.__self__, method.__name__
-    first = args[0] if args else next(iter(kwargs.values()), None)
-    if isinstance(owner, str | bytes):
-        if name in ("center", "ljust", "rjust", "zfill"):
-            _check_length(first, f"the result of {name}()")
-        elif name == "expandtabs":
-            tabs = owner.count("\t") if isinstance(owner, str) else owner.count(b"\t")
-            _check_length(tabs * (first if isinstance(first, int) else 8), "expandtabs()")
-        elif name == "replace" and len(args) >= 2:
-            _check_replace(owner, args[0], args[1], args[2] if len(args) > 2 else -1)
-        elif name == "join" and args:
-            items = list(args[0])
-            _check_length(sum(map(_text_size, items)) + len(owner) * len(items), "join()")
-            return (items, *args[1:])
-        elif name == "translate":
-            _check_text(first, "the translation table")
-            table = first.values() if isinstance(first, Mapping) else first
-            values = table if isinstance(table, Iterable) else ()
-            longest = max((_text_size(v) for v in values), default=1)
-            _check_length(len(owner) * longest, "the result of translate()")
-    elif isinstance(owner, int) and name == "to_bytes":
-        _check_length(first, "the result of to_bytes()")
-    return args
+_OPERATOR_RESULTS = {
+    "*": "the product",
+    "+": "the sum",
+    "**": "the power",
+    "%": "the formatted text",
+    "//": "the quotient",
+}
 
 
-def _check_replace(text: Any, old: Any, new: Any, count: Any) -> None:
-    if isinstance(old, str | bytes) and isinstance(new, str | bytes):
-        hits = text.count(old) if old else len(text) + 1
-        if isinstance(count, int) and count >= 0:
-            hits = min(hits, count)
-        _check_length(len(text) + hits * max(len(new) - len(old), 0), "the replaced text")
+def _binop(table: Mapping[str, Any], operator: str, left: Any, right: Any) -> Any:
+    _check_time()
+    return _built(table[operator](left, right), _OPERATOR_RESULTS.get(operator, "the result"))
+
+
+def _slice_value(value: Any, start: Any, stop: Any, step: Any) -> Any:
+    """``value[start:stop:step]``, its size checked before the copy is made."""
+    part = slice(start, stop, step)
+    if isinstance(value, str | bytes | list | tuple | range):
+        size = len(range(*part.indices(len(value))))
+        if isinstance(value, str | bytes):
+            _check_length(size, "the slice")
+        elif not isinstance(value, range):
+            _check_length(size, "the slice", MAX_SEQUENCE_ITEMS)
+    return _built(value[part], "the slice")
 
 
 def _bounded_range(*args: int) -> range:
@@ -138,21 +189,17 @@ def _bounded_range(*args: int) -> range:
     return numbers
 
 
+def _bounded_dict(*args: Any, **kwargs: Any) -> dict[Any, Any]:
+    """The ``dict()`` global."""
+    _check_time()
+    if args and not isinstance(args[0], Mapping):
+        args = (_timed(args[0], MAX_SEQUENCE_ITEMS, "dict()"), *args[1:])
+    return _built(dict(*args, **kwargs), "the dict")  # type: ignore[no-any-return]
+
+
 def _concat_parts(parts: Iterable[str]) -> str:
     """Join a captured block (macro, ``{% set %}`` block, ``{% filter %}``)."""
+    _check_time()
     chunks = list(parts)
     _check_length(sum(map(len, chunks)), "the captured text")
-    return "".join(chunks)
-
-
-class _RenderContext(Context):
-    """A Jinja context that knows when its render must stop."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.deadline = time.monotonic() + MAX_RENDER_SECONDS
-
-
-def _check_time(context: Context) -> None:
-    if time.monotonic() > cast(_RenderContext, context).deadline:
-        raise _limit(f"rendering took longer than {MAX_RENDER_SECONDS:g} s")
+    return _built("".join(chunks), "the captured text")  # type: ignore[no-any-return]

@@ -4,7 +4,8 @@
 booleans as ``true``/``false``, lists, dicts and iterators as compact JSON.
 :func:`_text_size` estimates the characters a value would take as text without
 building it and stops counting once past its limit, so a check costs at most about
-``limit`` steps whatever the value. Nothing here quotes a value in an error message.
+``limit`` steps whatever the value (and reads the render's clock as it goes).
+Nothing here quotes a value in an error message.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 
 from jinja2.runtime import Undefined
 
+from workfuse.templating.budget import _check_time
 from workfuse.templating.errors import (
     MAX_OUTPUT_CHARS,
     MAX_SEQUENCE_ITEMS,
@@ -25,9 +27,15 @@ from workfuse.templating.errors import (
 
 
 def _text_size(value: Any, limit: int = MAX_OUTPUT_CHARS) -> int:
-    """Characters ``value`` takes as text, counted until ``limit`` is passed."""
-    total, stack = 0, [value]
+    """Characters ``value`` takes as text, counted until ``limit`` is passed (the
+    render's clock is read every few thousand items)."""
+    if isinstance(value, str | bytes):
+        return len(value) + 2
+    total, stack, steps = 0, [value], 0
     while stack and total <= limit:
+        steps += 1
+        if not steps % 4096:
+            _check_time()
         item = stack.pop()
         if isinstance(item, str | bytes):
             total += len(item) + 2
@@ -52,10 +60,12 @@ def _check_text(value: Any, what: str) -> None:
         raise _limit(f"{what} would be longer than {MAX_OUTPUT_CHARS:,} characters")
 
 
-def _check_length(length: Any, what: str, limit: int = MAX_OUTPUT_CHARS) -> None:
+def _check_length(
+    length: Any, what: str, limit: int = MAX_OUTPUT_CHARS, unit: str | None = None
+) -> None:
     """Refuse a text of more than ``limit`` characters (or a list of more items)."""
     if isinstance(length, int) and length > limit:
-        unit = "items" if limit == MAX_SEQUENCE_ITEMS else "characters"
+        unit = unit or ("items" if limit == MAX_SEQUENCE_ITEMS else "characters")
         raise _limit(f"{what} would be longer than {limit:,} {unit}")
 
 

@@ -1,7 +1,8 @@
 """Checking a template before it is saved: :func:`validate_template`.
 
 It reports what an editor can show without rendering anything: syntax errors with line
-and column, unknown filters, unknown names and, given the workflow's node ids,
+and column (including sources too long or too deeply nested to compile, and refused
+filters), unknown filters, unknown names and, given the workflow's node ids,
 references to missing nodes written as ``nodes.X``, ``nodes['X']`` or
 ``get(nodes, 'X.…')``. A node id computed at run time (``nodes[name]``) is not checked.
 """
@@ -17,7 +18,7 @@ from jinja2.meta import find_undeclared_variables
 from workfuse.templating.compiler import compile_template
 from workfuse.templating.environment import _ENV, KNOWN_NAMES
 from workfuse.templating.errors import TemplateError, TemplateProblem
-from workfuse.templating.parsing import _has_tags, _parse
+from workfuse.templating.parsing import _has_tags, _parse, _too_deep
 
 
 def _node_references(tree: nodes.Template) -> Iterator[tuple[str, int]]:
@@ -61,10 +62,12 @@ def _analyse(source: str) -> tuple[tuple[TemplateProblem, ...], tuple[tuple[str,
     try:
         tree = _parse(source)
         compile_template(source)
+        unknown = find_undeclared_variables(tree) - KNOWN_NAMES - set(_ENV.globals)
     except TemplateError as error:
         return (TemplateProblem(error.message, error.line, error.column),), ()
+    except RecursionError:  # only when the caller's own stack is already very deep
+        return (TemplateProblem(_too_deep(None).message),), ()
     problems: dict[tuple[str, int], TemplateProblem] = {}
-    unknown = find_undeclared_variables(tree) - KNOWN_NAMES - set(_ENV.globals)
     for node in tree.find_all(nodes.Name):
         if node.name in unknown and node.ctx == "load":
             message = (
