@@ -243,32 +243,32 @@ def pss_mb(pid: int) -> float:
 
 @dataclass
 class Memory:
-    serving: float  #: MB RSS of the processes doing the work, their JavaScript sandbox included
+    serving: float  #: MB RSS of the processes doing the work, their sandbox processes included
     total: float  #: MB RSS summed over the tree (pages shared after fork counted twice)
     pss: float  #: MB PSS summed over the tree (shared pages counted once)
     processes: int
-    sandbox: float = 0.0  #: MB RSS of the JavaScript sandbox processes (part of ``serving``)
+    sandbox: float = 0.0  #: MB RSS of the sandbox processes (part of ``serving``)
 
     def __str__(self) -> str:
-        sandbox = f", JavaScript sandbox {self.sandbox:.0f} MB of it" if self.sandbox else ""
+        sandbox = f", sandbox processes {self.sandbox:.0f} MB of it" if self.sandbox else ""
         return (
             f"{self.serving:.0f} MB{sandbox} (whole tree of {self.processes}:"
             f" RSS {self.total:.0f} MB, PSS {self.pss:.0f} MB)"
         )
 
 
-def is_javascript_sandbox(pid: int) -> bool:
+def is_sandbox(pid: int) -> bool:
     with contextlib.suppress(OSError):
-        return b"workfuse.sandbox.javascript.host" in Path(f"/proc/{pid}/cmdline").read_bytes()
+        return b"workfuse.sandbox.host" in Path(f"/proc/{pid}/cmdline").read_bytes()
     return False
 
 
 def memory_of(process: subprocess.Popen[bytes]) -> Memory:
     """RSS of the processes doing the work (granian's worker, Dramatiq's worker process:
-    the leaves of the tree, plus the JavaScript sandbox processes they started) and of
+    the leaves of the tree, plus the sandbox processes they started) and of
     the whole tree (supervisors included)."""
     tree = process_tree(process.pid)
-    sandboxes = [pid for pid in tree if is_javascript_sandbox(pid)]
+    sandboxes = [pid for pid in tree if is_sandbox(pid)]
     parents = set()
     for pid in tree:
         if pid in sandboxes:

@@ -8,8 +8,8 @@ only). A script's own output goes to ``<name>.log`` in ``--logs`` (a new tempora
 directory by default), the figures it records (:mod:`bench.report`) to
 ``figures.jsonl`` there. The report's header names the machine, the revision and the
 load average at the start and the end. Exit status 1 if a script failed (the
-templating and transform scripts also fail when they miss their aim) or recorded no
-figure.
+templating, transform and neighbours scripts also fail when they miss their aim) or
+recorded no figure.
 """
 
 from __future__ import annotations
@@ -46,6 +46,7 @@ BENCHMARKS = (
     Benchmark("validate", ("bench/bench_validate.py",), ("--runs", "5")),
     Benchmark("templating", ("bench/bench_templating.py",), ("--runs", "5")),
     Benchmark("transform", ("bench/bench_transform.py",), ("--runs", "5")),
+    Benchmark("neighbours", ("bench/bench_neighbours.py",), ("--runs", "3")),
     Benchmark("http", ("bench/bench_http.py",), ("--runs", "3")),
     Benchmark("engine", ("bench/bench_engine.py",), ("--runs", "3")),
     Benchmark("webhooks", ("bench/bench_webhooks.py",), ("--scenario", "embedded", "--runs", "1")),

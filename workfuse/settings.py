@@ -21,6 +21,8 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from workfuse.api.origins import parse_origin
+
 ENCRYPTION_KEY_FILE = "encryption.key"
 ENCRYPTION_KEY_BYTES = 32  #: bytes (AES-256)
 
@@ -64,6 +66,27 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         default=None, description="SQLAlchemy URL; default sqlite:///<data_dir>/workfuse.db."
     )
+    db_pool_size: int = Field(
+        default=10,
+        ge=1,
+        le=1000,
+        description="Database connections one process keeps open (per engine); see "
+        "README's Settings for how to size the pool.",
+    )
+    db_max_overflow: int = Field(
+        default=20,
+        ge=0,
+        le=1000,
+        description="Connections one process may open beyond db_pool_size under load "
+        "(closed again when returned).",
+    )
+    db_pool_timeout: float = Field(
+        default=10.0,
+        gt=0,
+        le=300,
+        description="Seconds a caller waits for a free connection when the pool is used up; "
+        "then the API answers 503 with Retry-After (nothing stored).",
+    )
     redis_url: str | None = Field(
         default=None, description="Redis broker and event bus; unset = in-process broker."
     )
@@ -96,7 +119,15 @@ class Settings(BaseSettings):
     )
     aws_secret_access_key: SecretStr | None = None
     base_url: str = Field(
-        default="http://127.0.0.1:3000", description="Public URL, used to build webhook URLs."
+        default="http://127.0.0.1:3000",
+        description="Public URL, used to build webhook URLs; when set, its origin is the "
+        "one browsers may use the app from (see workfuse.api.origins).",
+    )
+    cors_origins: CommaList = Field(
+        default_factory=list,
+        description="Comma-separated origins (scheme://host[:port]) besides "
+        "WORKFUSE_BASE_URL's whose pages may call the API with the user's cookie and "
+        "open the UI's socket.",
     )
     webhook_max_bytes: int = Field(
         default=1024 * 1024,
@@ -126,6 +157,13 @@ class Settings(BaseSettings):
         "the executions it is running; what is left resumes later, elsewhere or after a "
         "restart (a node interrupted then runs again).",
     )
+    sandbox_processes: int = Field(
+        default=8,
+        ge=1,
+        le=256,
+        description="Sandbox processes (JavaScript, JSONata, regular expressions) one app "
+        "or worker process runs at once, one call each; more calls wait for a free one.",
+    )
     auto_migrate: bool = Field(
         default=True, description="Apply database migrations when the app starts."
     )
@@ -152,11 +190,32 @@ class Settings(BaseSettings):
         default="INFO", description="Level of WorkFuse's own log lines."
     )
 
-    @field_validator("template_env_allowlist", "egress_allow", "encryption_old_keys", mode="before")
+    @field_validator(
+        "template_env_allowlist",
+        "egress_allow",
+        "encryption_old_keys",
+        "cors_origins",
+        mode="before",
+    )
     @classmethod
     def _split_commas(cls, value: object) -> object:
         if isinstance(value, str):
             return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if parse_origin(value, allow_path=True) is None:
+            raise ValueError(f"{value!r} is not an http(s) URL")
+        return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins(cls, value: list[str]) -> list[str]:
+        for item in value:
+            if parse_origin(item.removesuffix("/")) is None:
+                raise ValueError(f"{item!r} is not an origin: http(s)://host[:port]")
         return value
 
     @field_validator("log_level", mode="before")

@@ -578,6 +578,60 @@ def test_a_stopped_worker_waits_its_grace_then_leaves_the_run_to_another(
     assert unacked_by(stack, worker), "the message stays unacknowledged"
 
 
+def sandbox_processes_of(worker: Worker) -> list[int]:
+    """The sandbox processes running under ``worker``'s process group."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError, ValueError):
+            if os.getpgid(int(entry.name)) != worker.process.pid:
+                continue
+            if b"workfuse.sandbox.host" in (entry / "cmdline").read_bytes():
+                found.append(int(entry.name))
+    return found
+
+
+def test_a_stopped_worker_running_hostile_transforms_exits_within_its_grace(
+    stack: Stack, workers: Workers, owner: User
+) -> None:
+    # Given: a worker with a 1-second grace running transforms that would run for a
+    # minute inside built-ins nothing interrupts (JSONata and JavaScript, 60 s limits)
+    hostile = [
+        ("distinct", "jsonata", "$distinct([1..3000000])"),
+        ("spread", "jsonata", "$spread([1..100000])"),
+        ("fill", "javascript", "return Array(1e9).fill(0).length"),
+    ]
+    worker = workers.start("hostile", threads=4, env={"WORKFUSE_SHUTDOWN_GRACE_SECONDS": "1"})
+    started = []
+    for node_id, language, code in hostile:
+        config = {"language": language, "code": code, "timeout": 60_000}
+        workflow = workflow_of(
+            owner,
+            [node("start", "trigger", {}), node(node_id, "transform", config)],
+            [edge("start", node_id)],
+        )
+        started.append(start_manual(workflow))
+    wait_until(
+        lambda: (
+            all(status_of(execution) is S.RUNNING for execution in started)
+            and len(sandbox_processes_of(worker)) >= len(hostile)
+        ),
+        "the hostile transforms run",
+    )
+    time.sleep(1.0)
+
+    # When: it is asked to stop (SIGTERM, as a service manager does)
+    began = time.monotonic()
+    os.killpg(worker.process.pid, signal.SIGTERM)
+    worker.process.wait(timeout=60)
+
+    # Then: it exits within its grace plus the sandbox processes' shutdown wait, and
+    # leaves no sandbox process running
+    assert time.monotonic() - began < 1 + 5 + 5, worker.output()
+    wait_until(lambda: not sandbox_processes_of(worker), "the sandbox processes end", 10)
+
+
 # --- b. the broker stopped during a webhook ------------------------------------------
 
 

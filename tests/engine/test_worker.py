@@ -12,7 +12,7 @@ from tests.conftest import TEST_REDIS_URL
 RUN_JAVASCRIPT_WITHOUT_V8 = """
 import asyncio, sys
 import workfuse.engine.worker
-from workfuse.sandbox.javascript import run_javascript
+from workfuse.sandbox.pool import run_javascript
 result = asyncio.run(run_javascript("return trigger.data.n * 2", {"trigger": {"data": {"n": 21}}}))
 assert result.value == 42, result
 assert "py_mini_racer" not in sys.modules, "V8 was loaded into the worker process"

@@ -10,6 +10,7 @@ import pytest
 
 from workfuse.graph import IssueCode
 from workfuse.graph_validation import check_graph_data
+from workfuse.nodes import condition
 from workfuse.nodes.condition import (
     ConditionNodeConfig,
     ConditionNodeOutput,
@@ -67,7 +68,7 @@ def run(config: ConditionNodeConfig) -> ConditionNodeOutput:
     ],
 )
 def test_operators(field: Any, operator: str, value: Any, expected: bool) -> None:
-    assert evaluate_rule(rule(field, operator, value)) is expected
+    assert asyncio.run(evaluate_rule(rule(field, operator, value))) is expected
 
 
 def test_first_matching_rule_wins_and_reports_its_index() -> None:
@@ -134,7 +135,7 @@ def test_a_templated_regex_is_checked_when_it_runs() -> None:
     bad = config.conditions[0].model_copy(update={"value": "(unclosed"})
     # When it is evaluated, Then a clear non-retryable error names the rule
     with pytest.raises(ExecutionError) as caught:
-        evaluate_rule(bad, 0)
+        asyncio.run(evaluate_rule(bad, 0))
     assert caught.value.code == "CONDITION_INVALID_REGEX"
     assert not caught.value.retryable
 
@@ -145,10 +146,29 @@ def test_catastrophic_backtracking_stops_at_the_time_limit() -> None:
     # When it is evaluated, Then it fails with a timeout error instead of hanging
     started = time.perf_counter()
     with pytest.raises(ExecutionError) as caught:
-        evaluate_rule(evil, 3)
+        asyncio.run(evaluate_rule(evil, 3))
     assert caught.value.code == "CONDITION_REGEX_TIMEOUT"
     assert "rule 3" in caught.value.message
     assert time.perf_counter() - started < 5
+
+
+def test_a_pattern_that_takes_exponential_time_to_compile_is_stopped() -> None:
+    # Given counted repeats nested four deep (compiling takes minutes and gigabytes)
+    evil = rule("aaaa", "matches", r"(((a{100}){100}){100}){100}")
+
+    # When it is evaluated, and when a workflow holding it is checked
+    started = time.perf_counter()
+    with pytest.raises(ExecutionError) as caught:
+        asyncio.run(evaluate_rule(evil, 2))
+    config = ConditionNodeConfig(conditions=[evil])
+    problems = condition.check_config(config)
+
+    # Then both end quickly with a clear error, in a sandbox process, not in this one
+    assert caught.value.code in {"CONDITION_REGEX_TIMEOUT", "CONDITION_REGEX_FAILED"}
+    assert "rule 2" in caught.value.message
+    assert [problem.field for problem in problems] == ["conditions.0.value"]
+    assert "regular expression" in problems[0].message
+    assert time.perf_counter() - started < 15
 
 
 def test_matches_needs_a_string_pattern() -> None:

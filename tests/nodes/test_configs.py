@@ -373,7 +373,7 @@ def test_a_default_branch_that_is_also_a_rule_branch_is_listed_once() -> None:
     ("rule", "path"),
     [
         ({"field": "a", "operator": "like", "branch": "b"}, "conditions[0].operator"),
-        ({"field": "a", "operator": "matches", "value": "(", "branch": "b"}, "conditions[0]"),
+        ({"field": "a", "operator": "matches", "value": 5, "branch": "b"}, "conditions[0]"),
         ({"field": "a", "operator": "eq", "branch": ""}, "conditions[0].branch"),
         ({"field": "a", "operator": "eq"}, "conditions[0].branch"),
         ({"field": "a", "operator": "eq", "branch": "b", "negate": True}, "conditions[0].negate"),

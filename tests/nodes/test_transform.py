@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.sandbox import BusySandbox
 from workfuse.nodes import transform
 from workfuse.nodes.execution import ExecutionError, NodeContext
 from workfuse.nodes.transform import (
@@ -20,7 +21,7 @@ from workfuse.nodes.transform import (
     check_syntax,
     execute,
 )
-from workfuse.sandbox.javascript import default_sandbox, process
+from workfuse.sandbox import pool
 
 CONTEXT = NodeContext(
     execution_id="exec-1",
@@ -198,33 +199,31 @@ def test_every_sandbox_failure_kind_has_a_code() -> None:
 def test_a_syntax_check_the_sandbox_cannot_answer_is_a_problem_not_a_crash(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # Given a JavaScript sandbox process that exits as soon as it starts
-    broken = process.SandboxProcess()
-    broken._command = [sys.executable, "-c", "raise SystemExit(3)"]
-    monkeypatch.setattr(process, "_default", broken)
+    # Given sandbox processes that exit as soon as they start
+    broken = pool.SandboxPool()
+    monkeypatch.setattr(broken, "_command", lambda: [sys.executable, "-c", "raise SystemExit(3)"])
+    monkeypatch.setattr(pool, "_default", broken)
 
     # When a JavaScript transform's config is checked
     problems = transform.check_config(config("return 'checked while broken'"))
 
     # Then the check reports why it could not be done, and a later check runs again
     assert [problem.message for problem in problems] == [
-        "the code's syntax could not be checked: the JavaScript sandbox process stopped"
+        "the code's syntax could not be checked: the sandbox process stopped"
         " (exit code 3); the next call starts a new one"
     ]
-    monkeypatch.setattr(process, "_default", None)
+    monkeypatch.setattr(pool, "_default", None)
     assert transform.check_config(config("return 'checked while broken'")) == []
 
 
 def test_a_sandbox_process_that_dies_under_a_transform_gives_a_retryable_error() -> None:
-    # Given a JavaScript transform running in the sandbox process
-    sandbox = default_sandbox()
+    # Given a JavaScript transform running in a sandbox process
     run(config("return 1"))
-    pid = sandbox.pid
-    assert pid is not None
+    busy = BusySandbox(pool.default_pool())
 
     async def killed_during_the_call() -> ExecutionError:
         task = asyncio.create_task(execute(config("for (;;) {}", timeout=20_000), CONTEXT))
-        await asyncio.sleep(0.3)
+        pid = await asyncio.to_thread(busy.wait)
         os.kill(pid, signal.SIGKILL)
         with pytest.raises(ExecutionError) as caught:
             await task
@@ -237,7 +236,6 @@ def test_a_sandbox_process_that_dies_under_a_transform_gives_a_retryable_error()
     assert error.code == "TRANSFORM_SANDBOX_CRASHED"
     assert error.retryable is True
     assert run(config("return trigger.data.n")).result == 21
-    assert sandbox.pid not in (None, pid)
 
 
 def test_the_next_run_works_after_a_timeout_and_a_memory_bomb() -> None:

@@ -17,9 +17,9 @@ separate process would wait on a queue nobody writes to; importing this module t
 fails with that message (the embedded default runs its workers inside the app).
 
 Importing it also imports the engine's runner and so the node types, once, before
-Dramatiq starts its worker threads. A worker process does not load V8: JavaScript
-nodes run in a sandbox process it starts on its first one
-(:mod:`workfuse.sandbox.javascript.process`).
+Dramatiq starts its worker threads. A worker process does not load V8 or evaluate
+JSONata: transforms run in sandbox processes it starts on demand
+(:mod:`workfuse.sandbox.pool`).
 """
 
 from __future__ import annotations

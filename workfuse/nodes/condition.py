@@ -13,23 +13,27 @@ Comparison rules (documented in the README):
   of an object.
 - ``matches``: ``value`` is a regular expression searched in the field as text,
   checked when the workflow is saved, with a time limit against catastrophic
-  backtracking (:data:`REGEX_TIMEOUT`).
+  backtracking (:data:`REGEX_TIMEOUT_MS`). Patterns are compiled and searched in a
+  sandbox process (:mod:`workfuse.sandbox.pool`): compiling one can take exponential
+  time, which only a process kill bounds.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from typing import Any, Literal
 
-import regex
 from pydantic import Field, model_validator
 
-from workfuse.nodes.base import NodeConfigModel, NodeOutputModel, NodeSpec
+from workfuse.nodes.base import ConfigProblem, NodeConfigModel, NodeOutputModel, NodeSpec
 from workfuse.nodes.execution import ExecutionError, NodeContext
+from workfuse.sandbox import SandboxError
+from workfuse.sandbox import pool as sandbox
 
 MAX_RULES = 100
-REGEX_TIMEOUT = 0.25  #: seconds one ``matches`` may take
+REGEX_TIMEOUT_MS = 250  #: ms one ``matches`` may take (compiling and searching)
 MAX_MATCH_INPUT = 1_000_000  #: characters of field text a ``matches`` rule looks at
 
 Operator = Literal["eq", "ne", "gt", "lt", "contains", "matches"]
@@ -42,15 +46,9 @@ class ConditionRule(NodeConfigModel):
     branch: str = Field(min_length=1, max_length=100)
 
     @model_validator(mode="after")
-    def _regex_compiles(self) -> ConditionRule:
-        if self.operator == "matches":
-            if not isinstance(self.value, str):
-                raise ValueError("a 'matches' rule needs a regular expression as its value")
-            if "{{" not in self.value:
-                try:
-                    regex.compile(self.value)
-                except regex.error as error:
-                    raise ValueError(f"invalid regular expression: {error}") from None
+    def _pattern_is_text(self) -> ConditionRule:
+        if self.operator == "matches" and not isinstance(self.value, str):
+            raise ValueError("a 'matches' rule needs a regular expression as its value")
         return self
 
 
@@ -130,24 +128,22 @@ def _contains(container: Any, item: Any) -> bool:
     return False
 
 
-def _matches(field: Any, pattern: Any, rule_index: int) -> bool:
+async def _matches(field: Any, pattern: Any, rule_index: int) -> bool:
     try:
-        compiled = regex.compile(str(pattern))
-        return compiled.search(_as_text(field)[:MAX_MATCH_INPUT], timeout=REGEX_TIMEOUT) is not None
-    except regex.error as error:
+        return await sandbox.default_pool().search_regex_async(
+            str(pattern), _as_text(field)[:MAX_MATCH_INPUT], timeout_ms=REGEX_TIMEOUT_MS
+        )
+    except SandboxError as error:
+        code = {
+            "syntax": "CONDITION_INVALID_REGEX",
+            "timeout": "CONDITION_REGEX_TIMEOUT",
+        }.get(error.kind, "CONDITION_REGEX_FAILED")
         raise ExecutionError(
-            f"rule {rule_index}: invalid regular expression: {error}",
-            code="CONDITION_INVALID_REGEX",
-        ) from None
-    except TimeoutError:
-        raise ExecutionError(
-            f"rule {rule_index}: the regular expression took longer than {REGEX_TIMEOUT} s "
-            "(catastrophic backtracking?)",
-            code="CONDITION_REGEX_TIMEOUT",
+            f"rule {rule_index}: {error.message}", code=code, retryable=error.kind == "crashed"
         ) from None
 
 
-def evaluate_rule(rule: ConditionRule, index: int = 0) -> bool:
+async def evaluate_rule(rule: ConditionRule, index: int = 0) -> bool:
     """The seed's ``evaluateCondition`` for an already templated rule."""
     if rule.operator == "eq":
         return values_equal(rule.field, rule.value)
@@ -157,14 +153,35 @@ def evaluate_rule(rule: ConditionRule, index: int = 0) -> bool:
         return _ordered(rule.field, rule.value, rule.operator)
     if rule.operator == "contains":
         return _contains(rule.field, rule.value)
-    return _matches(rule.field, rule.value, index)
+    return await _matches(rule.field, rule.value, index)
 
 
 async def execute(config: ConditionNodeConfig, context: NodeContext) -> ConditionNodeOutput:
     for index, rule in enumerate(config.conditions):
-        if evaluate_rule(rule, index):
+        if await evaluate_rule(rule, index):
             return ConditionNodeOutput(branch=rule.branch, matched_rule=index)
     return ConditionNodeOutput(branch=config.default_branch)
+
+
+def check_config(config: ConditionNodeConfig) -> list[ConfigProblem]:
+    """Every ``matches`` pattern without a template must compile (checked in a sandbox
+    process, at most :data:`~workfuse.sandbox.limits.CHECK_TIMEOUT_MS` each)."""
+    problems = []
+    for index, rule in enumerate(config.conditions):
+        if rule.operator != "matches" or "{{" in rule.value:
+            continue
+        try:
+            error = _pattern_error(rule.value)
+        except SandboxError as failure:
+            error = f"the regular expression could not be checked: {failure.message}"
+        if error is not None:
+            problems.append(ConfigProblem(f"conditions.{index}.value", error))
+    return problems
+
+
+@functools.lru_cache(maxsize=1024)
+def _pattern_error(pattern: str) -> str | None:
+    return sandbox.default_pool().check_regex(pattern)
 
 
 SPEC = NodeSpec(
@@ -179,4 +196,5 @@ SPEC = NodeSpec(
     dynamic_outputs=True,
     template_fields=("conditions.field", "conditions.value"),
     default_config={"conditions": [], "defaultBranch": "default"},
+    check_config=check_config,
 )

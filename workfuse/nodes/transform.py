@@ -10,12 +10,14 @@ Both languages see the template context (``nodes``, ``trigger``, ``env``):
   (``$sum(nodes.fetch.body.items.price)``); ``logs`` is empty
   (:mod:`workfuse.sandbox.jsonata`).
 
+Both run in a sandbox process (:mod:`workfuse.sandbox.pool`), one call per process.
+
 ``timeout`` is in milliseconds (default :data:`DEFAULT_TIMEOUT_MS`, at most
 :data:`MAX_TIMEOUT_MS`). ``undefined`` results become ``None``. A failure is an
 :class:`ExecutionError` with one of the codes in :data:`ERROR_CODES`, not retryable
 (running the same code on the same data again gives the same outcome) except
-``TRANSFORM_SANDBOX_CRASHED``: the JavaScript sandbox process stopped under the call,
-and the next attempt runs in a new one.
+``TRANSFORM_SANDBOX_CRASHED``: the sandbox process stopped under the call (killed from
+outside, or crashed), and the next attempt runs in a new one.
 """
 
 from __future__ import annotations
@@ -28,8 +30,7 @@ from pydantic import Field
 from workfuse.nodes.base import ConfigProblem, NodeConfigModel, NodeOutputModel, NodeSpec
 from workfuse.nodes.execution import ExecutionError, NodeContext
 from workfuse.sandbox import SandboxError, SandboxErrorKind
-from workfuse.sandbox import javascript as js_sandbox
-from workfuse.sandbox import jsonata as jsonata_sandbox
+from workfuse.sandbox import pool as sandbox
 
 DEFAULT_TIMEOUT_MS = 5_000  #: ms
 MAX_TIMEOUT_MS = 60_000  #: ms
@@ -60,14 +61,14 @@ class TransformNodeOutput(NodeOutputModel):
 
 
 async def execute(config: TransformNodeConfig, context: NodeContext) -> TransformNodeOutput:
-    """Run the code on a worker thread; the engine enforces the time limit itself."""
+    """Run the code in a sandbox process; its time limit is enforced there."""
     timeout_ms = config.timeout or DEFAULT_TIMEOUT_MS
     document = context.template_context()
     try:
         if config.language == "javascript":
-            script = await js_sandbox.run_javascript(config.code, document, timeout_ms=timeout_ms)
+            script = await sandbox.run_javascript(config.code, document, timeout_ms=timeout_ms)
             return TransformNodeOutput(result=script.value, logs=script.logs)
-        value = await jsonata_sandbox.evaluate_async(config.code, document, timeout_ms=timeout_ms)
+        value = await sandbox.evaluate_jsonata(config.code, document, timeout_ms=timeout_ms)
         return TransformNodeOutput(result=value, logs=[])
     except SandboxError as error:
         raise ExecutionError(
@@ -84,18 +85,19 @@ def check_syntax(config: TransformNodeConfig) -> str | None:
 
 @functools.lru_cache(maxsize=1024)
 def _syntax_error(language: str, code: str) -> str | None:
-    # Cached: saving a workflow re-checks every transform, and a JavaScript check is a
-    # round trip to a V8 worker thread.
+    # Cached: saving a workflow re-checks every transform, and a check is a round trip
+    # to a sandbox process.
     if language == "javascript":
-        return js_sandbox.check_syntax(code)
-    return jsonata_sandbox.check_syntax(code)
+        return sandbox.default_pool().check_javascript(code)
+    return sandbox.default_pool().check_jsonata(code)
 
 
 def check_config(config: TransformNodeConfig) -> list[ConfigProblem]:
     """The code's syntax error, found before the workflow is saved.
 
-    If the code could not be checked (the JavaScript sandbox process stopped or did not
-    answer), that is the problem reported: it is not cached, so the next check retries.
+    If the code could not be checked (the sandbox process stopped, or the check ran past
+    its time limit), that is the problem reported: it is not cached, so the next check
+    retries.
     """
     try:
         error = check_syntax(config)

@@ -51,6 +51,29 @@ class SandboxError(Exception):
         self.column = column
 
 
+#: How messages name each kind of user code a sandbox runs.
+CODE_NAMES = {
+    "javascript": "JavaScript code",
+    "jsonata": "JSONata expression",
+    "regex": "regular expression",
+}
+
+
+def memory_message(language: str) -> str:
+    """The message of a call that ran out of the memory its sandbox process allows."""
+    return f"the {CODE_NAMES[language]} used more memory than its sandbox allows"
+
+
+def timeout_error(language: str, timeout_ms: int, *, check: bool = False) -> SandboxError:
+    """The failure of a call past its time limit (or of a syntax check)."""
+    name = CODE_NAMES[language]
+    if check:
+        return SandboxError(f"checking the {name}'s syntax took too long", kind="timeout")
+    return SandboxError(
+        f"the {name} ran longer than its time limit of {timeout_ms} ms", kind="timeout"
+    )
+
+
 def _json_default(value: object) -> Any:
     """Plain JSON for what node outputs may hold besides JSON types."""
     # Imported here: the JavaScript sandbox process imports this package and never
@@ -100,6 +123,18 @@ def encode_document(document: Mapping[str, Any], *, limit: int = MAX_INPUT_BYTES
     return text
 
 
+def encode_context(document: Mapping[str, Any]) -> str:
+    """The template context's ``nodes``, ``trigger`` and ``env`` from ``document`` as
+    JSON text: what JavaScript and JSONata see (limits as :func:`encode_document`)."""
+    return encode_document(
+        {
+            "nodes": document.get("nodes", {}),
+            "trigger": document.get("trigger", {}),
+            "env": document.get("env", {}),
+        }
+    )
+
+
 def _without_nan(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return None
@@ -111,9 +146,13 @@ def _without_nan(value: Any) -> Any:
 
 
 __all__ = [
+    "CODE_NAMES",
     "MAX_INPUT_BYTES",
     "MAX_OUTPUT_CHARS",
     "SandboxError",
     "SandboxErrorKind",
+    "encode_context",
     "encode_document",
+    "memory_message",
+    "timeout_error",
 ]

@@ -1,205 +1,377 @@
-""":class:`SandboxProcess`: JavaScript run in a separate process, the only one with V8.
+""":class:`SandboxChild`: one sandbox process (:mod:`workfuse.sandbox.host`), seen from
+the process that started it, running at most one call at a time.
 
-The app and the workers run JavaScript through this client, so they never load V8
-(about 40 MB of resident memory per process, and it can only be initialised on a
-process's main thread at start-up). The sandbox process (:mod:`.host`) is started on
-the first call (about 0.3 s) and then serves every call of this process, up to
-``workers`` at a time; a process that never runs or checks JavaScript never starts it,
-and one stops after :data:`IDLE_STOP_S` without a call (the next call starts another).
+A child is given to the pool (``on_free``) once its process says it is ready, and again
+after each answer, unless the process said it retires after that answer. The pool
+hands it a call with :meth:`start_call`; the child's reader thread completes the call's
+future with the answer. Each call has a deadline, its time limit plus
+:data:`~workfuse.sandbox.limits.KILL_GRACE_S`, counted from when it is sent (or from
+the process's ``started`` message when it first had to load V8 for it); the pool's
+watchdog kills a child past its deadline (:meth:`kill`), and the call fails with kind
+``timeout``. A process that is not ready within
+:data:`~workfuse.sandbox.limits.STARTUP_LIMIT_S` is killed as well. A call still running
+after :data:`~workfuse.sandbox.limits.LONG_CALL_S` has its process's threads lowered in
+priority until it answers (:meth:`lower_priority`); a process whose priority cannot be
+raised back retires.
 
-Failures
-    The code's own failures (syntax, thrown errors, time and memory limits, input and
-    output sizes) are the same :class:`~workfuse.sandbox.SandboxError` as in-process.
-    If the sandbox process stops (killed, crashed inside V8), the calls it had fail
-    with kind ``crashed`` and the next call starts a new one. If it does not answer
-    within a call's time limit plus :data:`ANSWER_GRACE_S` (V8 stuck in a built-in it
-    cannot interrupt), it is killed and the call fails with kind ``timeout``.
+If the process stops under a call for another reason, the call fails with kind
+``memory`` when V8 or Python reported running out of memory on its stderr, or V8 ended
+it with a trap or an abort (what it does when it cannot allocate for itself), else
+``crashed`` (killed from outside, a segmentation fault). Either way the pool is told
+(``on_exit``) and starts another on demand.
 
 Secrets
     The sandbox process gets no environment variable of its parent's but ``PATH``,
     ``TMPDIR`` and the locale (and ``PYTHONPATH``, set to find WorkFuse): user code
-    never sees them anyway (V8 has no process access), and a
-    crash dump or ``/proc/<pid>/environ`` of the sandbox shows none of them.
+    never sees them anyway (V8 and JSONata have no process access), and a crash dump
+    or ``/proc/<pid>/environ`` of the sandbox shows none of them.
 
 Lifetime
-    It exits when its stdin closes: at this process's exit (closed at interpreter exit,
-    or by the kernel whatever kills this process), or on :meth:`SandboxProcess.shutdown`.
-    A child forked from this process starts its own sandbox process when it needs one.
+    It exits when its stdin closes: on :meth:`close`, at this process's exit (closed at
+    interpreter exit, or by the kernel whatever kills this process). A child forked
+    from this process closes its copy (:meth:`forget_after_fork`) and starts its own.
 """
 
 from __future__ import annotations
 
-import asyncio
-import atexit
+import collections
 import contextlib
-import itertools
-import json
 import logging
 import os
+import signal
 import subprocess
-import sys
 import threading
 import time
-import weakref
-from collections.abc import Mapping
+from collections.abc import Callable
 from concurrent.futures import Future
-from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Literal
 
 import workfuse
-from workfuse.sandbox import MAX_OUTPUT_CHARS, SandboxError
-from workfuse.sandbox.javascript import wire
-from workfuse.sandbox.javascript.calls import (
-    DEFAULT_MEMORY_LIMIT,
-    DEFAULT_TIMEOUT_MS,
-    DEFAULT_WORKERS,
-    MAX_LOG_LINE_CHARS,
-    MAX_LOG_LINES,
-    SYNTAX_CHECK_TIMEOUT_S,
-    ScriptResult,
-    clamp_timeout,
-    decode_result,
-    encode_input,
+from workfuse.sandbox import SandboxError, memory_message, timeout_error, wire
+from workfuse.sandbox.limits import (
+    KILL_GRACE_S,
+    LONG_CALL_NICENESS,
+    LONG_CALL_S,
+    STARTUP_LIMIT_S,
+    set_niceness,
 )
 
-IDLE_STOP_S = 300.0  #: seconds without a call after which the sandbox process is stopped
-ANSWER_GRACE_S = 30.0  #: seconds past a call's time limit before the sandbox is killed
-_SHUTDOWN_WAIT_S = 5.0  #: seconds a closing sandbox process gets before it is killed
 _KEPT_VARIABLES = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR")
+SHUTDOWN_WAIT_S = 5.0  #: seconds a closing sandbox process gets before it is killed
+_STDERR_KEPT = 16 * 1024  #: bytes of the sandbox process's stderr kept for the crash report
+_INLINE_WRITE_BYTES = 32 * 1024  #: larger requests are written from a helper thread
+_OUT_OF_MEMORY_SIGNS = (b"out of memory", b"MemoryError", b"allocation failed")
 
 log = logging.getLogger(__name__)
 
+KillReason = Literal["timeout", "startup"]
+#: What the watchdog does to a child: kill it for a reason, or lower its priority.
+Due = Literal["timeout", "startup", "lower"]
 
-class _Host:
-    """One running sandbox process: its pipes, the calls waiting for it, its reader.
 
-    Requests go through a pipe this object owns as a bare file descriptor, so that a
-    forked child can close its copy (the sandbox process ends when every copy of that
-    pipe's write end is closed) without touching the parent's.
-    """
+@dataclass(eq=False)
+class Call:
+    """One call: what to send, its time limit, and the future its answer completes."""
 
-    def __init__(self, command: list[str], idle_stop_s: float) -> None:
+    request: wire.Request
+    future: Future[str] = field(default_factory=Future)
+    sent_at: float = 0.0  #: monotonic seconds
+    started_at: float | None = None  #: when its time limit started (monotonic seconds)
+
+    @property
+    def deadline(self) -> float | None:
+        """When its process is killed if it has not answered (monotonic seconds)."""
+        if self.started_at is None:
+            return None
+        return self.started_at + self.request.timeout_ms / 1000 + KILL_GRACE_S
+
+    @property
+    def needs_javascript(self) -> bool:
+        return self.request.language == "javascript"
+
+
+class SandboxChild:
+    """One sandbox process, its pipes, its reader threads and the call it is running."""
+
+    def __init__(
+        self,
+        command: list[str],
+        *,
+        javascript_loaded: bool,
+        on_free: Callable[[SandboxChild], None],
+        on_exit: Callable[[SandboxChild], None],
+        on_check: Callable[[float | None], None],
+    ) -> None:
         environment = {key: os.environ[key] for key in _KEPT_VARIABLES if key in os.environ}
         environment["PYTHONPATH"] = str(Path(workfuse.__file__).resolve().parent.parent)
         read_end, self._requests = os.pipe()
         try:
             self.popen = subprocess.Popen(
-                command, stdin=read_end, stdout=subprocess.PIPE, env=environment
+                command,
+                stdin=read_end,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env=environment,
             )
         except BaseException:
             os.close(self._requests)
             raise
         finally:
             os.close(read_end)
+        self.pid = self.popen.pid
         self.owner_pid = os.getpid()
+        self.started_at = time.monotonic()
+        self.idle_since = self.started_at
+        self.ready = False
+        #: V8 is loaded (or will be before the process says it is ready)
+        self.javascript_loaded = javascript_loaded
+        self.call: Call | None = None
         self.alive = True
-        self._pending: dict[int, Future[Any]] = {}
-        self._lock = threading.Lock()  # guards alive and _pending
-        self._write_lock = threading.Lock()  # one whole request at a time
-        self._ids = itertools.count(1)
-        self._last_used = time.monotonic()
-        self._reader = threading.Thread(
-            target=self._read_answers, name="workfuse-js-answers", daemon=True
-        )
-        self._reader.start()
-        threading.Thread(
-            target=self._stop_when_idle, args=(idle_stop_s,), name="workfuse-js-idle", daemon=True
-        ).start()
+        self.exit_code: int | None = None  #: once it has ended
+        self._retiring = False
+        self._closing = False  # stdin closed on purpose: its exit is expected
+        self._killed_for: KillReason | None = None
+        self._niceness = os.getpriority(os.PRIO_PROCESS, 0)  # what it starts with
+        self._lowered = False  # its call runs at a lower priority
+        self._on_free = on_free
+        self._on_exit = on_exit
+        self._on_check = on_check  # the watchdog must look at this child at that time
+        self._lock = threading.Lock()  # guards call, alive, deadlines
+        self._write_lock = threading.Lock()  # one whole request at a time; the pipe's close
+        self._stderr: collections.deque[bytes] = collections.deque()
+        self._stderr_drained = threading.Event()
+        for target, name in ((self._read_answers, "answers"), (self._drain_stderr, "stderr")):
+            threading.Thread(target=target, name=f"workfuse-sandbox-{name}", daemon=True).start()
 
-    def send(
-        self, operation: wire.Operation, code: str, input_json: str, timeout_ms: int
-    ) -> Future[Any] | None:
-        """The call's future, or ``None`` if this process is stopping (nothing was sent)."""
-        future: Future[Any] = Future()
+    # -- the pool's side ----------------------------------------------------------------
+
+    def start_call(self, call: Call) -> None:
+        """Send ``call`` (this child must be ready and free); its future completes with
+        the answer."""
+        message = wire.encode_request(call.request)
+        with self._lock:
+            if not self.alive:
+                call.future.set_exception(self._failure(call, None))
+                return
+            assert self.ready and self.call is None, "one call at a time, once ready"
+            self.call = call
+            call.sent_at = time.monotonic()
+            if self.javascript_loaded or not call.needs_javascript:
+                self._start_clock(call)
+        if len(message) <= _INLINE_WRITE_BYTES:
+            self._write(message)
+        else:  # the pipe holds 64 KiB: a large input must not block the caller's loop
+            threading.Thread(target=self._write, args=(message,), daemon=True).start()
+
+    def due(self, now: float) -> Due | None:
+        """What the watchdog must do to this child at ``now``: kill it (past a call's
+        deadline, or too long to start or to load V8), lower its priority (a call past
+        :data:`~workfuse.sandbox.limits.LONG_CALL_S`), or nothing."""
+        with self._lock:
+            call = self.call
+            if not self.alive:
+                return None
+            if call is not None and call.started_at is not None:
+                assert call.deadline is not None
+                if now >= call.deadline:
+                    return "timeout"
+                if not self._lowered and now - call.started_at >= LONG_CALL_S:
+                    return "lower"
+                return None
+            if call is not None and now - call.sent_at >= STARTUP_LIMIT_S:
+                return "startup"
+            if not self.ready and now - self.started_at >= STARTUP_LIMIT_S:
+                return "startup"
+            return None
+
+    def next_check(self) -> float | None:
+        """When :meth:`due` may next say something (monotonic seconds), or ``None``."""
         with self._lock:
             if not self.alive:
                 return None
-            call_id = next(self._ids)
-            self._pending[call_id] = future
-            self._last_used = time.monotonic()
-        message = wire.encode_request(
-            wire.Request(call_id, operation, timeout_ms, code, input_json)
-        )
-        with self._write_lock, contextlib.suppress(OSError):  # if it stopped, the reader
-            _write_all(self._requests, message)  # fails every pending call
-        return future
+            call = self.call
+            if call is not None and call.started_at is not None:
+                assert call.deadline is not None
+                if self._lowered:
+                    return call.deadline
+                return min(call.deadline, call.started_at + LONG_CALL_S)
+            if call is not None:
+                return call.sent_at + STARTUP_LIMIT_S
+            return None if self.ready else self.started_at + STARTUP_LIMIT_S
+
+    def lower_priority(self) -> None:
+        """Run this process's threads :data:`~workfuse.sandbox.limits.LONG_CALL_NICENESS`
+        lower until its call ends."""
+        with self._lock:
+            self._lowered = True
+        set_niceness(self.pid, self._niceness + LONG_CALL_NICENESS)
+
+    def kill(self, reason: KillReason | None = None) -> None:
+        """Kill the process; a call it had fails because of ``reason`` (without one, as
+        crashed)."""
+        with self._lock:
+            if self._killed_for is None:
+                self._killed_for = reason
+        with contextlib.suppress(ProcessLookupError):
+            if self.popen.poll() is None:
+                self.popen.kill()
+
+    def close(self, *, wait_until: float | None = None) -> None:
+        """Close its stdin: it ends its call and exits. Killed if it is still running at
+        ``wait_until`` (monotonic seconds; default: :data:`SHUTDOWN_WAIT_S` from now)."""
+        self.stop_taking_calls()
+        if wait_until is None:
+            wait_until = time.monotonic() + SHUTDOWN_WAIT_S
+        try:
+            self.popen.wait(timeout=max(wait_until - time.monotonic(), 0.0))
+        except subprocess.TimeoutExpired:
+            self.kill("timeout")
+
+    def stop_taking_calls(self) -> None:
+        """Close its stdin (it exits after its call), without waiting."""
+        self._closing = True
+        self._close_requests()
+
+    def forget_after_fork(self) -> None:
+        """In a forked child: close this copy of the request pipe, nothing else."""
+        self.alive = False
+        self._closing = True
+        self._lock = threading.Lock()  # they may have been held at the fork
+        self._write_lock = threading.Lock()
+        self._close_requests()
+
+    # -- the reader threads -------------------------------------------------------------
 
     def _read_answers(self) -> None:
         stream = self.popen.stdout
         assert stream is not None
         try:
             while (answer := wire.read_answer(stream)) is not None:
-                with self._lock:
-                    future = self._pending.pop(answer.call_id, None)
-                    self._last_used = time.monotonic()
-                if future is None or future.done():  # its caller gave up waiting
-                    continue
-                if answer.status == "result":
-                    future.set_result(answer.body.decode())
-                else:
-                    future.set_exception(wire.error_from_body(answer.body))
-        except (wire.ProtocolError, OSError, ValueError):
+                self._take(answer)
+        except (wire.ProtocolError, OSError, ValueError):  # it cannot be trusted any more
             self.kill()
         finally:
             self._end()
 
-    def _stop_when_idle(self, idle_stop_s: float) -> None:
-        while True:
+    def _take(self, answer: wire.Answer) -> None:
+        if answer.status == "ready":
             with self._lock:
-                if not self.alive:
-                    return
-                wait = self._last_used + idle_stop_s - time.monotonic()
-                if wait <= 0 and not self._pending:
-                    self.alive = False  # from now on, calls start a new process
-                    break
-            time.sleep(wait if wait > 0 else idle_stop_s)
-        log.debug("stopping the idle JavaScript sandbox process %d", self.popen.pid)
-        self._close_requests()  # it has nothing to finish, so it exits at once
+                self.ready = True
+                self.idle_since = time.monotonic()
+            self._on_free(self)
+            return
+        if answer.status == "started":
+            with self._lock:
+                self.javascript_loaded = True
+                call = self.call
+                if call is not None and call.request.call_id == answer.call_id:
+                    self._start_clock(call)
+            self._on_check(self.next_check())
+            return
+        with self._lock:
+            call = self.call
+            if call is None or call.request.call_id != answer.call_id:
+                raise wire.ProtocolError(f"an answer to call {answer.call_id}, which was not sent")
+            self.call = None
+            self._retiring = answer.retiring
+            self.idle_since = time.monotonic()
+            if call.needs_javascript:
+                self.javascript_loaded = True
+            lowered, self._lowered = self._lowered, False
+        if lowered and not set_niceness(self.pid, self._niceness):
+            self._retiring = True  # it may not run at its normal priority again
+            self.stop_taking_calls()
+        if not self._retiring:  # free before its caller hears: its next call may come
+            self._on_free(self)
+        if not call.future.done():  # its caller may have cancelled while it ran
+            if answer.status == "result":
+                call.future.set_result(answer.body.decode())
+            else:
+                call.future.set_exception(wire.error_from_body(answer.body))
+
+    def _drain_stderr(self) -> None:
+        stream = self.popen.stderr
+        assert stream is not None
+        kept = 0
+        with contextlib.suppress(OSError, ValueError):
+            while chunk := os.read(stream.fileno(), 4096):
+                self._stderr.append(chunk)
+                kept += len(chunk)
+                while kept > _STDERR_KEPT and len(self._stderr) > 1:
+                    kept -= len(self._stderr.popleft())
+        self._stderr_drained.set()
 
     def _end(self) -> None:
         with self._lock:
             self.alive = False
-            pending, self._pending = self._pending, {}
-        unexpected = self._requests >= 0  # its stdin was still open: nobody stopped it
+            call, self.call = self.call, None
         self._close_requests()
         try:
-            code: int | None = self.popen.wait(timeout=_SHUTDOWN_WAIT_S)
+            code: int | None = self.popen.wait(timeout=SHUTDOWN_WAIT_S)
         except subprocess.TimeoutExpired:
-            code = None
-        if self.popen.stdout is not None:
-            self.popen.stdout.close()
-        if unexpected:
-            log.warning(
-                "the JavaScript sandbox process %d stopped (exit code %s); calls failed: %d",
-                self.popen.pid,
-                code,
-                len(pending),
-            )
-        for future in pending.values():
-            if not future.done():
-                future.set_exception(_stopped(code))
-
-    def close(self) -> None:
-        """Close its stdin: it finishes its calls and exits; killed if it takes too long."""
-        with self._lock:
-            self.alive = False
-        self._close_requests()
-        try:
-            self.popen.wait(timeout=_SHUTDOWN_WAIT_S)
-        except subprocess.TimeoutExpired:
-            self.kill()
-        self._reader.join(timeout=_SHUTDOWN_WAIT_S)
-
-    def kill(self) -> None:
-        if self.popen.poll() is None:
             self.popen.kill()
+            code = None
+        self.exit_code = code
+        self._stderr_drained.wait(timeout=SHUTDOWN_WAIT_S)
+        for stream in (self.popen.stdout, self.popen.stderr):
+            if stream is not None:
+                stream.close()
+        if call is not None:
+            failure = self._failure(call, code)
+            if failure.kind == "crashed":
+                log.warning(
+                    "the sandbox process %d stopped under a %s call (exit code %s)%s",
+                    self.pid,
+                    call.request.language,
+                    code,
+                    self._stderr_tail(),
+                )
+            elif failure.kind == "memory":  # the call's own doing: no cause to look into
+                log.info("a %s call ran its sandbox process out of memory", call.request.language)
+            if not call.future.done():
+                call.future.set_exception(failure)
+        elif not self._retiring and not self._closing and code not in (0, None):
+            log.warning("the idle sandbox process %d stopped (exit code %s)", self.pid, code)
+        self._on_exit(self)
 
-    def forget_after_fork(self) -> None:
-        """In a forked child: close this copy of the request pipe, nothing else."""
-        self.alive = False
-        self._write_lock = threading.Lock()  # it may have been held at the fork
-        self._close_requests()
+    # -- plumbing -----------------------------------------------------------------------
+
+    def _start_clock(self, call: Call) -> None:
+        call.started_at = time.monotonic()
+
+    def _failure(self, call: Call, exit_code: int | None) -> SandboxError:
+        if self._killed_for == "timeout":
+            request = call.request
+            return timeout_error(
+                request.language, request.timeout_ms, check=request.operation == "check"
+            )
+        if self._killed_for == "startup":
+            return _not_started()
+        stderr = b"".join(self._stderr)
+        # V8 ends the process with a trap or an abort when it cannot allocate what it
+        # needs for itself (near the data cap, that may be a thread's stack, with no
+        # message): a call that did that was out of memory.
+        aborted = exit_code in (-signal.SIGTRAP, -signal.SIGABRT)
+        if aborted or any(sign in stderr for sign in _OUT_OF_MEMORY_SIGNS):
+            return SandboxError(memory_message(call.request.language), kind="memory")
+        return _stopped(exit_code)
+
+    def startup_failure(self) -> SandboxError:
+        """Why a call waiting for this child, which ended before it was ready, fails."""
+        return _not_started() if self._killed_for == "startup" else _stopped(self.exit_code)
+
+    def _stderr_tail(self) -> str:
+        text = b"".join(self._stderr).decode("utf-8", errors="replace").strip()
+        lines = [line for line in text.splitlines() if line.strip()][-5:]
+        return (": " + " | ".join(line.strip()[:200] for line in lines)) if lines else ""
+
+    def _write(self, message: bytes) -> None:
+        view = memoryview(message)
+        with self._write_lock, contextlib.suppress(OSError):  # if it stopped, the reader
+            while view and self._requests >= 0:  # fails the call
+                view = view[os.write(self._requests, view) :]
 
     def _close_requests(self) -> None:
         with self._write_lock:
@@ -208,188 +380,14 @@ class _Host:
                 self._requests = -1
 
 
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
+def _not_started() -> SandboxError:
+    return SandboxError(
+        f"the sandbox process did not start within {STARTUP_LIMIT_S:.0f} s", kind="crashed"
+    )
 
 
 def _stopped(exit_code: int | None) -> SandboxError:
     how = "" if exit_code is None else f" (exit code {exit_code})"
     return SandboxError(
-        f"the JavaScript sandbox process stopped{how}; the next call starts a new one",
-        kind="crashed",
+        f"the sandbox process stopped{how}; the next call starts a new one", kind="crashed"
     )
-
-
-class SandboxProcess:
-    """JavaScript calls answered by a sandbox process started on first use.
-
-    The same interface as the in-process :class:`~.pool.JavaScriptSandbox`
-    (``run``, ``run_async``, ``check_syntax``, ``shutdown``), and the same limits.
-    """
-
-    def __init__(
-        self,
-        *,
-        workers: int = DEFAULT_WORKERS,
-        memory_limit: int = DEFAULT_MEMORY_LIMIT,
-        max_log_lines: int = MAX_LOG_LINES,
-        max_log_line_chars: int = MAX_LOG_LINE_CHARS,
-        max_output_chars: int = MAX_OUTPUT_CHARS,
-        idle_stop_s: float = IDLE_STOP_S,
-    ) -> None:
-        if workers < 1:
-            raise ValueError("a sandbox needs at least one worker")
-        self._idle_stop_s = idle_stop_s
-        limits = {
-            "workers": workers,
-            "memory_limit": memory_limit,
-            "max_log_lines": max_log_lines,
-            "max_log_line_chars": max_log_line_chars,
-            "max_output_chars": max_output_chars,
-        }
-        self._command = [
-            sys.executable,
-            "-m",
-            "workfuse.sandbox.javascript.host",
-            json.dumps(limits),
-        ]
-        self._host: _Host | None = None
-        self._lock = threading.Lock()
-        self._closed = False
-        #: sandbox processes started so far (restarts included); for tests and monitoring
-        self.processes_started = 0
-        _live_clients.add(self)
-
-    @property
-    def pid(self) -> int | None:
-        """The running sandbox process's id, if one is running."""
-        host = self._host
-        return host.popen.pid if host is not None and host.alive else None
-
-    def run(
-        self, code: str, document: Mapping[str, Any], *, timeout_ms: int = DEFAULT_TIMEOUT_MS
-    ) -> ScriptResult:
-        """Run ``code`` with ``document``'s keys as parameters; blocks the caller."""
-        timeout_ms = clamp_timeout(timeout_ms)
-        host, future = self._send("run", code, encode_input(document), timeout_ms)
-        return decode_result(_answer(host, future, timeout_ms / 1000))
-
-    async def run_async(
-        self, code: str, document: Mapping[str, Any], *, timeout_ms: int = DEFAULT_TIMEOUT_MS
-    ) -> ScriptResult:
-        """:meth:`run` without blocking the event loop."""
-        timeout_ms = clamp_timeout(timeout_ms)
-        host, future = self._send("run", code, encode_input(document), timeout_ms)
-        limit = timeout_ms / 1000 + ANSWER_GRACE_S
-        try:
-            envelope = await asyncio.wait_for(asyncio.wrap_future(future), limit)
-        except TimeoutError:
-            raise _unanswered(host, limit) from None
-        return decode_result(envelope)
-
-    def check_syntax(self, code: str) -> str | None:
-        """The syntax error of ``code`` as a message with line and column, or ``None``."""
-        host, future = self._send("check", code, "", 0)
-        try:
-            _answer(host, future, SYNTAX_CHECK_TIMEOUT_S)
-        except SandboxError as error:
-            if error.kind == "syntax":
-                return error.message
-            raise
-        return None
-
-    def shutdown(self) -> None:
-        """Stop the sandbox process once its running calls have answered."""
-        with self._lock:
-            self._closed = True
-            host, self._host = self._host, None
-        if host is not None and host.owner_pid == os.getpid():
-            host.close()
-
-    def _send(
-        self, operation: wire.Operation, code: str, input_json: str, timeout_ms: int
-    ) -> tuple[_Host, Future[Any]]:
-        # Twice at most: the process taken may stop (idle) before the call is sent; a
-        # new one that stops before that has failed to start, and the call fails.
-        for _ in range(2):
-            host = self._running_host()
-            future = host.send(operation, code, input_json, timeout_ms)
-            if future is not None:
-                return host, future
-        raise _stopped(host.popen.poll())
-
-    def _running_host(self) -> _Host:
-        with self._lock:
-            if self._closed:
-                raise RuntimeError("the JavaScript sandbox has been shut down")
-            host = self._host
-            if host is None or not host.alive or host.owner_pid != os.getpid():
-                host = self._host = _Host(self._command, self._idle_stop_s)
-                self.processes_started += 1
-                log.debug("started a JavaScript sandbox process (pid %d)", host.popen.pid)
-            return host
-
-    def _forget_after_fork(self) -> None:
-        host, self._host = self._host, None
-        self._lock = threading.Lock()
-        if host is not None:
-            host.forget_after_fork()
-
-
-def _answer(host: _Host, future: Future[Any], limit_s: float) -> Any:
-    limit = limit_s + ANSWER_GRACE_S
-    try:
-        return future.result(timeout=limit)
-    except FutureTimeout:
-        raise _unanswered(host, limit) from None
-
-
-def _unanswered(host: _Host, waited_s: float) -> SandboxError:
-    host.kill()
-    return SandboxError(
-        f"the JavaScript sandbox did not answer within {waited_s:.0f} s and was restarted",
-        kind="timeout",
-    )
-
-
-_live_clients: weakref.WeakSet[SandboxProcess] = weakref.WeakSet()
-
-
-@atexit.register
-def _shutdown_all() -> None:
-    for client in list(_live_clients):
-        client.shutdown()
-
-
-def _forget_all_after_fork() -> None:
-    for client in list(_live_clients):
-        client._forget_after_fork()
-
-
-os.register_at_fork(after_in_child=_forget_all_after_fork)
-
-_default: SandboxProcess | None = None
-_default_lock = threading.Lock()
-
-
-def default_sandbox() -> SandboxProcess:
-    """The process-wide sandbox process client, created on first use."""
-    global _default
-    with _default_lock:
-        if _default is None:
-            _default = SandboxProcess()
-        return _default
-
-
-async def run_javascript(
-    code: str, document: Mapping[str, Any], *, timeout_ms: int = DEFAULT_TIMEOUT_MS
-) -> ScriptResult:
-    """Run ``code`` in the default sandbox process without blocking the event loop."""
-    return await default_sandbox().run_async(code, document, timeout_ms=timeout_ms)
-
-
-def check_syntax(code: str) -> str | None:
-    """The syntax error of ``code`` (message with line and column), or ``None``."""
-    return default_sandbox().check_syntax(code)

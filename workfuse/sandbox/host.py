@@ -1,98 +1,197 @@
-"""The JavaScript sandbox process: ``python -m workfuse.sandbox.javascript.host``.
+"""The sandbox process: ``python -m workfuse.sandbox.host LIMITS_JSON``.
 
-Started by :class:`~.process.SandboxProcess` on the first JavaScript call of a process,
-it is the only process that loads V8: it initialises V8 on its main thread (importing
-:mod:`.pool` does that), reads requests (:mod:`.wire`) from stdin, runs them on a
-:class:`~.pool.JavaScriptSandbox` of ``--workers`` threads and writes each answer to
-stdout when it is ready. At the end of stdin (its parent closed it, or exited however
-it did) it lets the running calls finish, closes its isolates and exits with 0.
+Started by :class:`~workfuse.sandbox.pool.SandboxPool`, it is where user code runs:
+JavaScript (V8, loaded on the first JavaScript call, or at start with
+``"javascript": true``), JSONata expressions and regular expressions. It reads
+requests (:mod:`workfuse.sandbox.wire`) from stdin and runs them **one at a time on its
+main thread**, so a call that must be killed takes no other call with it.
+
+Its data segment is capped once it is ready (:mod:`workfuse.sandbox.limits`), lifted
+only while V8 loads. A call that hit a limit leaves a fresh isolate behind it; the
+process retires (answers, then exits) after a call that left it holding much more
+memory than when it was ready, or that failed in a way that leaves an engine's state
+unknown.
 
 Its stdout is kept for the answers: anything else written to file descriptor 1 goes to
-stderr, which it shares with its parent. Ctrl-C in a terminal reaches the whole process
-group; the host ignores it and ends with its parent instead.
+stderr, which its parent reads. Ctrl-C in a terminal reaches the whole process group;
+the host ignores it and ends with its parent instead (at the end of stdin).
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import signal
 import sys
-import threading
-from concurrent.futures import Future
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
-from workfuse.sandbox import SandboxError
-from workfuse.sandbox.javascript import wire
-from workfuse.sandbox.javascript.pool import JavaScriptSandbox
+from workfuse.sandbox import SandboxError, memory_message, patterns, timeout_error, wire
+from workfuse.sandbox import jsonata as jsonata_engine
+from workfuse.sandbox.limits import (
+    INTERRUPT_AFTER_S,
+    RECYCLE_GROWTH_BYTES,
+    HostLimits,
+    Overtime,
+    cap_data,
+    data_allowance,
+    data_cap_lifted,
+    data_in_use,
+    interrupt_after,
+    no_core_dumps,
+)
 
-#: A run's JSON answer, or a syntax check's error (``None``: the code parses).
-_Outcome = Future[str] | Future[SandboxError | None]
+if TYPE_CHECKING:
+    from workfuse.sandbox.javascript.runner import JavaScriptRunner
 
 
 class _Answers:
-    """Writes answers to the parent, one whole message at a time, from any thread."""
+    """Writes whole answers to the parent."""
 
     def __init__(self, stream: IO[bytes]) -> None:
         self._stream = stream
-        self._lock = threading.Lock()
 
-    def send(self, call_id: int, status: wire.Status, body: bytes) -> None:
-        message = wire.encode_answer(wire.Answer(call_id, status, body))
-        with self._lock:
-            try:
-                self._stream.write(message)
-                self._stream.flush()
-            except (BrokenPipeError, ValueError):  # the parent is gone: nobody to tell
-                pass
-
-    def send_when_done(self, call_id: int, future: _Outcome) -> None:
-        future.add_done_callback(lambda done: self._send_outcome(call_id, done))
-
-    def _send_outcome(self, call_id: int, done: _Outcome) -> None:
+    def send(self, answer: wire.Answer) -> None:
         try:
-            outcome = done.result()
+            self._stream.write(wire.encode_answer(answer))
+            self._stream.flush()
+        except (BrokenPipeError, ValueError):  # the parent is gone: nobody to tell
+            pass
+
+
+class _Engines:
+    """The engines of one sandbox process, and whether it should retire."""
+
+    def __init__(self, limits: HostLimits) -> None:
+        self.limits = limits
+        self._runner: JavaScriptRunner | None = None
+        self._baseline = 0
+
+    def start(self) -> None:
+        """Load what is loaded at start, then cap the data segment."""
+        no_core_dumps()
+        if self.limits.javascript:
+            self._load_javascript()
+        cap_data(data_allowance(self.limits.memory_limit))
+        self._baseline = data_in_use()
+
+    @property
+    def javascript_loaded(self) -> bool:
+        return self._runner is not None
+
+    def load_javascript(self) -> None:
+        """Load V8 (about 0.1 s and 560 MB of reserved data: the cap is lifted meanwhile)."""
+        with data_cap_lifted(data_allowance(self.limits.memory_limit)):
+            self._load_javascript()
+        self._baseline = data_in_use()
+
+    def _load_javascript(self) -> None:
+        from workfuse.sandbox.javascript.runner import JavaScriptRunner  # initialises V8
+
+        runner = JavaScriptRunner(
+            memory_limit=self.limits.memory_limit,
+            max_log_lines=self.limits.max_log_lines,
+            max_log_line_chars=self.limits.max_log_line_chars,
+            max_output_chars=self.limits.max_output_chars,
+        )
+        runner.prepare()
+        self._runner = runner
+
+    def answer(self, request: wire.Request) -> wire.Answer:
+        """Run ``request``; the answer says whether this process retires after it.
+
+        After a call that hit a limit, the isolate is replaced and Python's garbage
+        collected before answering (if V8 cannot let go of a stuck isolate, the pool
+        kills this process at the call's deadline). The process retires only if it then
+        still holds :data:`~workfuse.sandbox.limits.RECYCLE_GROWTH_BYTES` more data than
+        when it was ready (it would leave the next call less than its allowance), or if
+        an engine failed in a way that leaves its state unknown.
+        """
+        status: wire.Status = "result"
+        try:
+            body = self._run(request)
         except SandboxError as error:
-            self.send(call_id, "error", wire.error_body(error))
-        except Exception as error:  # every call gets an answer
-            failure = SandboxError(f"the JavaScript engine failed: {error}", kind="error")
-            self.send(call_id, "error", wire.error_body(failure))
-        else:
-            if isinstance(outcome, SandboxError):  # a syntax check that found an error
-                self.send(call_id, "error", wire.error_body(outcome))
-            else:
-                self.send(call_id, "result", (outcome or "").encode())
+            status, body = "error", wire.error_body(error)
+        except MemoryError:
+            failure = SandboxError(memory_message(request.language), kind="memory")
+            status, body = "error", wire.error_body(failure)
+        except Exception as error:  # every call gets an answer; the engine's state is unknown
+            failure = SandboxError(f"the sandbox failed: {error}", kind="error")
+            return wire.Answer(request.call_id, "error", wire.error_body(failure), True)
+        if status == "error":
+            self._recover()
+        grown = data_in_use() - self._baseline > RECYCLE_GROWTH_BYTES
+        return wire.Answer(request.call_id, status, body, grown)
 
+    def _recover(self) -> None:
+        """Free what a failed call left: a spoiled isolate, unreachable Python objects."""
+        if self._runner is not None and self._runner.spoiled:
+            self._runner.prepare()  # closes the spoiled isolate, makes a fresh one
+        gc.collect()
 
-def serve(requests: IO[bytes], answers: _Answers, sandbox: JavaScriptSandbox) -> None:
-    """Run every request until the end of ``requests``, then close the sandbox."""
-    try:
-        while (request := wire.read_request(requests)) is not None:
-            future: _Outcome
+    def _run(self, request: wire.Request) -> bytes:
+        code, data, limit = request.code, request.input_json, request.timeout_ms
+        if request.language == "javascript":
+            assert self._runner is not None, "load_javascript() first"
             if request.operation == "run":
-                future = sandbox.evaluate(request.code, request.input_json, request.timeout_ms)
-            else:
-                future = sandbox.syntax_error(request.code)
-            answers.send_when_done(request.call_id, future)
-    finally:
-        sandbox.shutdown()  # lets queued calls finish, so their answers are sent
+                return self._runner.evaluate(code, data, limit).encode()
+            return _raise_or_empty(self._runner.syntax_error(code))
+        if request.language == "jsonata":
+            if request.operation == "run":
+                return _evaluate_jsonata(code, data, limit).encode()
+            jsonata_engine.compile_expression(code)
+            return b""
+        if request.operation == "run":
+            return b"true" if patterns.search(code, data, timeout_ms=limit) else b"false"
+        return _raise_or_empty(patterns.check(code))
+
+
+def _evaluate_jsonata(expr: str, input_json: str, timeout_ms: int) -> str:
+    """JSONata's evaluation, interrupted if a built-in runs past the time limit."""
+    try:
+        with interrupt_after(timeout_ms / 1000 + INTERRUPT_AFTER_S):
+            return jsonata_engine.evaluate_json(expr, input_json, timeout_ms=timeout_ms)
+    except Overtime:
+        raise timeout_error("jsonata", timeout_ms) from None
+
+
+def _raise_or_empty(error: SandboxError | None) -> bytes:
+    if error is not None:
+        raise error
+    return b""
+
+
+def serve(requests: IO[bytes], answers: _Answers, engines: _Engines) -> None:
+    """Answer every request until the end of ``requests`` or a retirement."""
+    answers.send(wire.Answer(0, "ready"))
+    while (request := wire.read_request(requests)) is not None:
+        if request.language == "javascript" and not engines.javascript_loaded:
+            engines.load_javascript()
+            answers.send(wire.Answer(request.call_id, "started"))
+        answer = engines.answer(request)
+        answers.send(answer)
+        if answer.retiring:
+            return
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("limits", help="JavaScriptSandbox's keyword arguments, as a JSON object")
+    parser.add_argument("limits", help="HostLimits as a JSON object")
     options = parser.parse_args(argv)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     answers = _Answers(os.fdopen(os.dup(1), "wb"))
     os.dup2(2, 1)  # stray prints (a library's, V8's) must not corrupt the answers
-    sandbox = JavaScriptSandbox(**json.loads(options.limits))
+    engines = _Engines(HostLimits(**json.loads(options.limits)))
+    engines.start()
     try:
-        serve(sys.stdin.buffer, answers, sandbox)
+        serve(sys.stdin.buffer, answers, engines)
     except wire.ProtocolError as error:
-        sys.stderr.write(f"workfuse JavaScript sandbox: {error}\n")
+        sys.stderr.write(f"workfuse sandbox: {error}\n")
         return 2
-    return 0
+    # Whatever V8 is still doing (a terminated call's isolate may be stuck in a built-in)
+    # must not hold the exit: nothing here needs cleaning up.
+    os._exit(0)
 
 
 if __name__ == "__main__":

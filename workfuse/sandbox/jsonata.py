@@ -4,33 +4,32 @@ An expression is evaluated against the document ``{nodes, trigger, env}``::
 
     $sum(nodes.fetch.body.items.price)
 
-Compiled expressions are kept in a bounded LRU cache (:data:`CACHE_SIZE`); each
-evaluation works on its own shallow copy of the compiled expression, so cached
-expressions are shared safely between threads. JSONata's ``undefined`` comes back as
-``None``.
+Evaluation runs only in a sandbox process (:mod:`workfuse.sandbox.host`, reached
+through :mod:`workfuse.sandbox.pool`): the app and the workers import this module to
+check an expression's syntax, never to evaluate one. Compiled expressions are kept in
+a bounded LRU cache (:data:`CACHE_SIZE`); each evaluation works on its own shallow copy
+of the compiled expression. JSONata's ``undefined`` comes back as ``None``.
 
 Limits
     * Time: jsonata-python's ``Timebox`` checks the deadline on entry to and exit from
       every evaluation step (a fresh one per evaluation: the library's own starts its
-      clock when the expression is compiled). A single built-in function running on
-      a huge value is not interrupted until it returns.
+      clock when the expression is compiled). A single built-in function running on a
+      huge value is not interrupted here: the sandbox pool kills the process when the
+      call is past its time limit (:data:`workfuse.sandbox.pool.KILL_GRACE_S`).
     * Regular expressions run on the ``regex`` engine with the remaining time as its
       timeout, so catastrophic backtracking ends with ``timeout`` too.
     * Recursion: at most :data:`MAX_DEPTH` nested evaluation steps (JSONata ``D1011``);
       Python's own recursion limit is caught as well.
-    * Memory: none. An expression is pure Python: it cannot reach the network, files
-      or the process, but ``[1..10000000]`` does build a ten-million-item list. The
-      input is at most :data:`~workfuse.sandbox.MAX_INPUT_BYTES` of JSON and the result
-      at most :data:`~workfuse.sandbox.MAX_OUTPUT_CHARS`.
-
-Evaluation is synchronous Python holding the GIL; :func:`evaluate_async` runs it on the
-event loop for at most :data:`INLINE_BUDGET_MS`, then again on a worker thread, so
-that the loop keeps serving other work during a long evaluation.
+    * Memory: the sandbox process's data segment is capped (:mod:`workfuse.sandbox.host`);
+      running out is the error kind ``memory``. The input is at most
+      :data:`~workfuse.sandbox.MAX_INPUT_BYTES` of JSON and the result at most
+      :data:`~workfuse.sandbox.MAX_OUTPUT_CHARS`.
+    * Messages: at most :data:`MAX_MESSAGE_CHARS` characters, in JSONata's terms (error
+      codes such as ``T2001``), never naming a Python exception type.
 """
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import functools
 import json
@@ -43,13 +42,19 @@ import regex  # type: ignore[import-untyped, unused-ignore]
 from jsonata import JException, Jsonata, Timebox
 from jsonata.regex_engine import RegexFlags
 
-from workfuse.sandbox import MAX_OUTPUT_CHARS, SandboxError, encode_document
+from workfuse.sandbox import (
+    MAX_OUTPUT_CHARS,
+    SandboxError,
+    encode_context,
+    memory_message,
+    timeout_error,
+)
 
 DEFAULT_TIMEOUT_MS = 5_000
 MAX_TIMEOUT_MS = 60_000
 MAX_DEPTH = 300  #: nested evaluation steps
 CACHE_SIZE = 512  #: compiled expressions kept
-INLINE_BUDGET_MS = 5  #: ms an evaluation may hold the event loop before moving to a thread
+MAX_MESSAGE_CHARS = 500  #: characters of an error message
 
 _TIMEOUT_CODE = "D1012"
 _DEPTH_CODE = "D1011"
@@ -144,23 +149,23 @@ def check_syntax(expr: str) -> str | None:
 def evaluate(
     expr: str, document: Mapping[str, Any], *, timeout_ms: int = DEFAULT_TIMEOUT_MS
 ) -> Any:
-    """Evaluate ``expr`` against ``{nodes, trigger, env}`` from ``document``; blocks.
+    """Evaluate ``expr`` against ``{nodes, trigger, env}`` from ``document``, in this
+    process (tests; the sandbox process calls :func:`evaluate_json`).
 
     Returns plain JSON data (``None`` for JSONata's ``undefined``).
     """
+    return json.loads(evaluate_json(expr, encode_context(document), timeout_ms=timeout_ms))
+
+
+def evaluate_json(expr: str, input_json: str, *, timeout_ms: int = DEFAULT_TIMEOUT_MS) -> str:
+    """Evaluate ``expr`` against the JSON document ``input_json``; the result as JSON
+    text (``null`` for JSONata's ``undefined``). Blocks for at most about ``timeout_ms``
+    but inside a single long built-in function (see the module's limits)."""
     timeout_ms = max(1, min(int(timeout_ms), MAX_TIMEOUT_MS))
     compiled = compile_expression(expr)
-    data = json.loads(
-        encode_document(
-            {
-                "nodes": document.get("nodes", {}),
-                "trigger": document.get("trigger", {}),
-                "env": document.get("env", {}),
-            }
-        )
-    )
+    data = json.loads(input_json)
     instance = copy.copy(compiled)  # per-evaluation state (input, timestamp) stays private
-    instance.set_validate_input(False)  # the JSON round trip above already guarantees it
+    instance.set_validate_input(False)  # parsed from JSON: plain data by construction
     bindings = Jsonata.Frame(None)
     previous = getattr(Jsonata.CURRENT, "jsonata", None)
     started = time.monotonic()
@@ -169,58 +174,56 @@ def evaluate(
     try:
         Timebox(bindings, timeout_ms, MAX_DEPTH)
         result = instance.evaluate(data, bindings)
+        return _result_json(result)
+    except SandboxError:
+        raise
     except Exception as error:
         raise _evaluation_error(error, timeout_ms, time.monotonic() - started) from None
     finally:
         _deadline.at = None
         if previous is not None:
             Jsonata.CURRENT.jsonata = previous
-    return _plain(result)
-
-
-async def evaluate_async(
-    expr: str, document: Mapping[str, Any], *, timeout_ms: int = DEFAULT_TIMEOUT_MS
-) -> Any:
-    """:func:`evaluate`, first on the event loop's own thread with a time limit of
-    :data:`INLINE_BUDGET_MS` (most expressions take a fraction of a millisecond, less
-    than the hop to a worker thread and back); an expression that runs out of it is
-    evaluated again, from the start, on a worker thread with its full ``timeout_ms``
-    (an expression is pure, so running it twice costs only time).
-
-    The loop is held for about :data:`INLINE_BUDGET_MS` at most, except by what the
-    time limit cannot interrupt: the JSON round trip of the document (about 1 ms per
-    100 KB) and a single built-in function on a huge value."""
-    if timeout_ms > INLINE_BUDGET_MS:
-        try:
-            return evaluate(expr, document, timeout_ms=INLINE_BUDGET_MS)
-        except SandboxError as error:
-            if error.kind != "timeout":
-                raise
-    return await asyncio.to_thread(evaluate, expr, document, timeout_ms=timeout_ms)
 
 
 def _evaluation_error(error: Exception, timeout_ms: int, elapsed_s: float) -> SandboxError:
     code = error.error if isinstance(error, JException) else None
     # A deadline passed inside $eval comes back wrapped (D3121): go by the clock too.
     if code == _TIMEOUT_CODE or isinstance(error, TimeoutError) or elapsed_s * 1000 >= timeout_ms:
-        return SandboxError(
-            f"the JSONata expression ran longer than its time limit of {timeout_ms} ms",
-            kind="timeout",
-        )
+        return timeout_error("jsonata", timeout_ms)
     if code == _DEPTH_CODE or isinstance(error, RecursionError):
         return SandboxError(
             f"the JSONata expression nests or recurses too deeply (limit {MAX_DEPTH} levels)",
             kind="error",
         )
+    # Under the sandbox's data cap an allocation in C code may also fail as a
+    # SystemError ("error return without exception set").
+    if isinstance(error, MemoryError | SystemError):
+        return SandboxError(memory_message("jsonata"), kind="memory")
     if code is not None:
-        return SandboxError(f"{code}: {error}", kind="error")
-    return SandboxError(f"JSONata evaluation failed: {type(error).__name__}: {error}", kind="error")
+        return SandboxError(_bounded(f"{code}: {error}"), kind="error")
+    plain = (words for kind, words in _PLAIN_REASONS.items() if isinstance(error, kind))
+    reason = next(plain, None) or str(error) or "an invalid value"
+    return SandboxError(_bounded(f"the JSONata expression failed: {reason}"), kind="error")
 
 
-def _plain(result: Any) -> Any:
-    """``result`` as plain JSON data, or ``invalid_result``/``output_too_large``."""
+#: Plain words for the library's own failures that carry no JSONata error code.
+_PLAIN_REASONS: dict[type[BaseException], str] = {
+    ZeroDivisionError: "division by zero",
+    OverflowError: "a number is out of range",
+    UnicodeError: "a string holds a character that cannot be encoded",
+}
+
+
+def _bounded(message: str) -> str:
+    if len(message) <= MAX_MESSAGE_CHARS:
+        return message
+    return message[: MAX_MESSAGE_CHARS - 1] + "…"
+
+
+def _result_json(result: Any) -> str:
+    """``result`` as JSON text, or ``invalid_result``/``output_too_large``."""
     if result is None:
-        return None
+        return "null"
     try:
         text = json.dumps(result, allow_nan=False, default=_refuse)
     except (TypeError, ValueError) as error:
@@ -233,7 +236,7 @@ def _plain(result: Any) -> Any:
             f"(the limit is {MAX_OUTPUT_CHARS:,})",
             kind="output_too_large",
         )
-    return json.loads(text)
+    return text
 
 
 def _refuse(value: object) -> Any:
@@ -249,5 +252,5 @@ __all__ = [
     "check_syntax",
     "compile_expression",
     "evaluate",
-    "evaluate_async",
+    "evaluate_json",
 ]

@@ -30,6 +30,9 @@ _BOOTSTRAP_JS = r"""
   const freeze = O.freeze, isFrozen = O.isFrozen, getProto = O.getPrototypeOf;
   const defineProperty = O.defineProperty, getOwnDesc = O.getOwnPropertyDescriptor;
   const ownKeys = Reflect.ownKeys, apply = Reflect.apply;
+  const bind = Function.prototype.bind;
+  // What user code can reach of ours is bound: its source reads "[native code]".
+  const opaque = (fn) => apply(bind, fn, [undefined]);
   const hasOwn = O.hasOwn;
   const JSONparse = JSON.parse, JSONstringify = JSON.stringify;
   const FunctionCtor = Function, SyntaxErrorCtor = SyntaxError, TypeErrorCtor = TypeError;
@@ -76,7 +79,7 @@ _BOOTSTRAP_JS = r"""
     }
   }
   function writer(prefix) {
-    return function () {
+    return opaque(function () {
       if (logs === null) return;
       if (logs.length >= maxLines) { dropped++; return; }
       const parts = [];
@@ -86,7 +89,7 @@ _BOOTSTRAP_JS = r"""
         line = apply(slice, line, [0, maxChars]) + " [truncated]";
       }
       apply(push, logs, [line]);
-    };
+    });
   }
   const consoleObject = {
     log: writer(""), info: writer(""), debug: writer(""),
@@ -100,7 +103,7 @@ _BOOTSTRAP_JS = r"""
     if (!desc || !("value" in desc) || !desc.configurable) return;
     const value = desc.value;
     defineProperty(obj, name, {
-      get: function () { return value; },
+      get: opaque(function () { return value; }),
       set: function (newValue) {
         if (this === obj) {
           throw new TypeErrorCtor("Cannot assign to read only property '" + StringCtor(name) +
@@ -267,7 +270,7 @@ _BOOTSTRAP_JS = r"""
 
   const fixed = { writable: false, enumerable: false, configurable: false };
   defineProperty(G, "console", O.assign({ value: consoleObject }, fixed));
-  defineProperty(G, "__workfuse_run", O.assign({ value: run }, fixed));
+  defineProperty(G, "__workfuse_run", O.assign({ value: opaque(run) }, fixed));
 
   // 6. Freeze every intrinsic reachable from the global object, plus the hidden ones
   //    only reachable through syntax or instances, then the global object itself.

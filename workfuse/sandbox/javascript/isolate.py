@@ -4,7 +4,7 @@ An isolate is made, used and closed on one worker thread, whose event loop mini-
 answers on. Making one sets V8's hard heap limit and runs the bootstrap (at most
 ``_BOOTSTRAP_TIMEOUT_S`` seconds); :meth:`_Isolate.run` bounds a call and the
 microtasks it queued by one deadline. A syntax check compiles the code outside the
-runner (at most :data:`~.calls.SYNTAX_CHECK_TIMEOUT_S` seconds) to get V8's line and column.
+runner (at most :data:`~workfuse.sandbox.limits.CHECK_TIMEOUT_MS`) to get V8's line and column.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from workfuse.sandbox.javascript.bootstrap import (
     MAX_COMPILED_FUNCTIONS,
     SOURCE_NAME,
 )
-from workfuse.sandbox.javascript.calls import SYNTAX_CHECK_TIMEOUT_S
+from workfuse.sandbox.limits import CHECK_TIMEOUT_MS
 
 _BOOTSTRAP_TIMEOUT_S = 30.0
 
@@ -102,7 +102,7 @@ class _Isolate:
         body = '"use strict";\n' + code + f"\n//# sourceURL={SOURCE_NAME}"
         source = f"void new Function('nodes', 'trigger', 'env', {json.dumps(body)})"
         try:
-            self._eval(source, SYNTAX_CHECK_TIMEOUT_S)
+            self._eval(source, CHECK_TIMEOUT_MS / 1000)
         except (JSTimeoutException, JSOOMException):
             raise
         except JSEvalException as error:

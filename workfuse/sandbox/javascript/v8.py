@@ -1,8 +1,8 @@
 """V8's one-time, process-wide initialisation, run when this module is first imported.
 
-:mod:`.pool` imports this module, so importing it on the main thread initialises V8
-there (the sandbox process's host does). Off the main thread nothing is initialised: a
-``RuntimeWarning`` says so, and :class:`~.pool.JavaScriptSandbox` tries again when
+:mod:`.runner` imports this module, so importing it on the main thread initialises V8
+there (a sandbox process does). Off the main thread nothing is initialised: a
+``RuntimeWarning`` says so, and :class:`~.runner.JavaScriptRunner` tries again when
 created.
 """
 
@@ -18,10 +18,10 @@ from py_mini_racer import init_mini_racer
 # second time, 2026-11-27, with V8 initialised on a thread that lived as long as the
 # process: "[FATAL:partition_address_space.cc(243)] Check failed:
 # !IsConfigurablePoolInitialized()", once in a CI run after passing locally). Doing it at
-# import (about 80 ms, and about 40 MB of resident memory) makes that the case in the
-# JavaScript sandbox process (`python -m workfuse.sandbox.javascript.host`), the only
+# import (about 80 ms, and about 40 MB of resident memory) makes that the case in a
+# sandbox process (`python -m workfuse.sandbox.host`, on its main thread), the only
 # WorkFuse process that imports this module: the app and the workers send their
-# JavaScript there (workfuse.sandbox.javascript.process), so they never pay for V8.
+# JavaScript there (workfuse.sandbox.pool), so they never pay for V8.
 _v8_ready = False
 
 
