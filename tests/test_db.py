@@ -156,3 +156,21 @@ def test_alembic_config_keeps_percent_encoded_passwords() -> None:
 
     # Then: Alembic reads back exactly that URL (its interpolation does not choke on %)
     assert config.get_main_option("sqlalchemy.url") == url
+
+
+def test_a_database_error_never_quotes_the_statements_parameters(database_url: str) -> None:
+    """A logged database error must not carry what was bound: webhook tokens, session
+    hashes, trigger payloads."""
+    # When: statements with a secret parameter fail (missing table; duplicate key)
+    token = "hook-token-canary-5f2e"
+    query = sa.text("SELECT * FROM no_such_table WHERE t = :t")
+    with pytest.raises(sa.exc.DBAPIError) as missing, get_engine(database_url).connect() as db:
+        db.execute(query, {"t": token})
+    with pytest.raises(sa.exc.IntegrityError) as duplicate, session_scope(database_url) as session:
+        for _ in range(2):
+            session.add(User(email="same@example.com", name=token))
+            session.flush()
+
+    # Then: neither error's text holds the value
+    for caught in (missing, duplicate):
+        assert token not in str(caught.value)

@@ -1,9 +1,11 @@
 """Database engine, sessions and migrations.
 
-One engine per database URL per process. SQLite gets foreign keys switched on (so
-cascades work as on PostgreSQL), WAL journaling and a busy timeout, so the app and
-the in-process workers can share the file; inside one process its writers queue on a
-lock instead of SQLite's sleeping busy handler (:mod:`workfuse.sqlite_lock`).
+One engine per database URL per process; its errors never quote the statement's
+parameters (webhook tokens, hashes, payloads), so a logged database error holds none.
+SQLite gets foreign keys switched on (so cascades work as on PostgreSQL), WAL
+journaling and a busy timeout, so the app and the in-process workers can share the
+file; inside one process its writers queue on a lock instead of SQLite's sleeping
+busy handler (:mod:`workfuse.sqlite_lock`).
 
 PostgreSQL connections are pooled (most recently used first) and pinged on checkout
 only when they sat idle in the pool for :data:`PING_IDLE_AFTER_S` or longer: a busy
@@ -12,6 +14,14 @@ of its own (about 0.1 ms, a quarter of a short transaction). Limit: a connection
 used less than that before the database restarted fails once; that error (a 503 from
 the API, a retried message in a worker) makes the pool replace every connection
 opened before it.
+
+Pools (PostgreSQL and a SQLite file alike) are sized by the settings
+``WORKFUSE_DB_POOL_SIZE``, ``WORKFUSE_DB_MAX_OVERFLOW`` and ``WORKFUSE_DB_POOL_TIMEOUT``
+(see :class:`Pool`). A caller that finds every connection taken waits up to the pool
+timeout, then gets ``sqlalchemy.exc.TimeoutError`` (503 from the API). Rule for
+callers: never wait for a second connection while holding one (end a session's read
+transaction first): under load, threads that each hold one and wait for another use up
+the pool and wait on each other until they time out.
 """
 
 from __future__ import annotations
@@ -19,6 +29,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -44,12 +55,33 @@ def _enable_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def get_engine(url: str | None = None) -> sa.Engine:
-    """The engine for ``url`` (default: the configured database), created once per URL."""
-    return _engine_for(url or get_settings().resolved_database_url)
+    """The engine for ``url`` (default: the configured database), created once per URL
+    (and pool settings: ``WORKFUSE_DB_POOL_SIZE``, ``_MAX_OVERFLOW``, ``_POOL_TIMEOUT``)."""
+    settings = get_settings()
+    pool = Pool(settings.db_pool_size, settings.db_max_overflow, settings.db_pool_timeout)
+    return _engine_for(url or settings.resolved_database_url, pool)
+
+
+@dataclass(frozen=True)
+class Pool:
+    """A connection pool's size: connections kept, extra ones allowed under load, and
+    seconds a caller waits for one before ``sqlalchemy.exc.TimeoutError`` (which the
+    API answers with 503 and ``Retry-After``)."""
+
+    size: int
+    max_overflow: int
+    timeout: float
+
+    def options(self) -> dict[str, Any]:
+        return {
+            "pool_size": self.size,
+            "max_overflow": self.max_overflow,
+            "pool_timeout": self.timeout,
+        }
 
 
 @lru_cache(maxsize=8)
-def _engine_for(url: str) -> sa.Engine:
+def _engine_for(url: str, pool: Pool) -> sa.Engine:
     if url.startswith("sqlite"):
         database = sa.engine.make_url(url).database
         if database and database != ":memory:":
@@ -57,10 +89,13 @@ def _engine_for(url: str) -> sa.Engine:
         connect_args: dict[str, Any] = {"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT}
         if database and database != ":memory:":
             connect_args["factory"] = SerializedWritesConnection
-        engine = sa.create_engine(url, connect_args=connect_args)
+        # A file database gets the same queue pool as PostgreSQL (":memory:" keeps
+        # SQLAlchemy's one connection per thread).
+        options = pool.options() if database and database != ":memory:" else {}
+        engine = sa.create_engine(url, connect_args=connect_args, hide_parameters=True, **options)
         sa.event.listen(engine, "connect", _enable_sqlite_pragmas)
         return engine
-    engine = sa.create_engine(url, pool_size=10, max_overflow=20, pool_use_lifo=True)
+    engine = sa.create_engine(url, pool_use_lifo=True, hide_parameters=True, **pool.options())
     sa.event.listen(engine, "checkin", _note_idle)
     sa.event.listen(engine, "checkout", _idle_pinger(engine.dialect))
     return engine

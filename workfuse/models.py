@@ -267,6 +267,23 @@ class NodeRun(SQLModel, table=True):
     execution_id: str = _owner_fk("executions", index=False)
 
 
+class WebhookSignature(SQLModel, table=True):
+    """A signature a webhook call of the workflow was accepted with: a call that repeats
+    it is refused (a replay) until ``expires_at``, then its row is pruned. Written in
+    the transaction that stores the call's execution, so every app process agrees and
+    a call that stored nothing used up nothing. ``digest`` is the SHA-256 of the
+    algorithm and the HMAC (never the HMAC itself); ``expires_at`` is None for a
+    signature that never expires (see :mod:`workfuse.services.webhooks`)."""
+
+    __tablename__ = "webhook_signatures"
+
+    workflow_id: str = Field(
+        foreign_key="workflows.id", ondelete="CASCADE", primary_key=True, max_length=32
+    )
+    digest: str = Field(primary_key=True, max_length=64)
+    expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
+
+
 # --- credentials --------------------------------------------------------------------
 
 

@@ -8,8 +8,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import reflex as rx
+from reflex_base import constants
+from reflex_base.config import get_config
+from starlette.types import ASGIApp
 
 from workfuse.api.app import create_api
+from workfuse.api.browser_origins import BrowserOriginGuard
 from workfuse.bootstrap import prepare
 from workfuse.db_types import utcnow
 from workfuse.engine.broker import start_embedded_workers
@@ -57,7 +61,16 @@ async def _start_up() -> AsyncIterator[None]:
             await asyncio.to_thread(workers.stop, grace_ms)
 
 
-app = rx.App(api_transformer=create_api())
+class WorkFuseApp(rx.App):
+    """Reflex's app behind :class:`BrowserOriginGuard`: WorkFuse answers CORS itself and
+    refuses socket handshakes from other origins, outside all of Reflex's layers."""
+
+    def __call__(self) -> ASGIApp:
+        socket_path = get_config().prepend_backend_path(str(constants.Endpoint.EVENT))
+        return BrowserOriginGuard(super().__call__(), socket_path=socket_path)
+
+
+app = WorkFuseApp(api_transformer=create_api())
 app.register_lifespan_task(_start_up)
 app.add_page(
     workflows_page,

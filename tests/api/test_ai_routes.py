@@ -12,6 +12,7 @@ import pytest
 from tests.support.local_server import LocalServer, serve
 from tests.support.openai_server import ROUTES
 from workfuse.api.routes.ai import AI_LIMIT
+from workfuse.settings import get_settings
 
 API_KEY = "sk-canary-0a9b8c7d"
 
@@ -114,3 +115,38 @@ def test_ai_calls_are_rate_limited_per_user(
         json={"config": {"provider": "anthropic", "model": "m", "prompt": "p"}},
     )
     assert other.status_code == 422
+
+
+OPERATOR_KEY = "sk-operator-canary-3e9a"
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic", "gemini"])
+def test_the_operators_key_never_goes_to_a_base_url_of_the_users(
+    ada: httpx.Client, allow_loopback: None, monkeypatch: pytest.MonkeyPatch, provider: str
+) -> None:
+    # Given the operator's key and endpoint for the provider, and another server
+    with serve(dict(ROUTES)) as operator, serve(dict(ROUTES)) as attacker:
+        prefix = f"WORKFUSE_{provider.upper()}"
+        monkeypatch.setenv(f"{prefix}_API_KEY", OPERATOR_KEY)
+        monkeypatch.setenv(f"{prefix}_BASE_URL", f"{operator.url}/v1")
+        get_settings.cache_clear()
+        config = {"provider": provider, "model": "echo", "prompt": "Hi"}
+
+        # When a prompt without a credential is tested against the other server
+        refused = ada.post(
+            "/api/ai/test-prompt", json={"config": {**config, "baseUrl": f"{attacker.url}/v1"}}
+        )
+
+        # Then 422 saying what to do, and the other server heard nothing
+        assert refused.status_code == 422, refused.text
+        error = refused.json()["error"]
+        assert error["code"] == "AI_CREDENTIAL_REQUIRED"
+        assert "credential" in error["message"] and "baseUrl" in error["message"]
+        assert attacker.requests == []
+        assert OPERATOR_KEY not in refused.text
+
+        # And the operator's endpoint still gets the operator's key
+        if provider == "openai":
+            answered = ada.post("/api/ai/test-prompt", json={"config": config})
+            assert answered.status_code == 200, answered.text
+            assert operator.requests[-1].headers["authorization"] == f"Bearer {OPERATOR_KEY}"

@@ -12,6 +12,7 @@ import pytest
 
 from tests.support.local_server import Response, serve
 from tests.support.magic_llm import Script, Slow, prompt_text, routes
+from workfuse.settings import get_settings
 
 CANARY = "sk-canary-magic-5e6f"
 
@@ -267,3 +268,37 @@ def test_an_unknown_node_type_is_invalid_input(ada: httpx.Client) -> None:
     assert error["code"] == "INVALID_INPUT"
     assert "unknown node type" in error["message"]
     assert "transform" in error["message"]
+
+
+OPERATOR_KEY = "sk-operator-canary-77d2"
+
+
+def test_the_operators_key_never_goes_to_a_base_url_of_the_users(
+    ada: httpx.Client, allow_loopback: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the operator's OpenAI key and endpoint (a scripted model), and another server
+    handlers, _calls = routes([VALID_HTTP])
+    with serve(handlers) as operator:
+        monkeypatch.setenv("WORKFUSE_OPENAI_API_KEY", OPERATOR_KEY)
+        monkeypatch.setenv("WORKFUSE_OPENAI_BASE_URL", f"{operator.url}/v1")
+        get_settings.cache_clear()
+        with serve({}) as attacker:
+            # When magic input without a credential is pointed at the other server
+            refused = ada.post(
+                "/api/ai/generate-config", json=_request(attacker.url, provider="openai")
+            )
+
+            # Then 422 saying what to do, and the other server heard nothing
+            assert refused.status_code == 422, refused.text
+            error = refused.json()["error"]
+            assert error["code"] == "AI_CREDENTIAL_REQUIRED"
+            assert "credential" in error["message"]
+            assert attacker.requests == []
+
+        # And the operator's endpoint (no baseUrl) still gets the operator's key
+        answered = ada.post(
+            "/api/ai/generate-config", json=_request(operator.url, provider="openai", baseUrl=None)
+        )
+        assert answered.status_code == 200, answered.text
+        (call,) = operator.requests
+        assert call.headers["authorization"] == f"Bearer {OPERATOR_KEY}"

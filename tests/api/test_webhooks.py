@@ -8,20 +8,26 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
+import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, func, select
 
 from tests.engine.helpers import edge, jsonata, make_workflow, node, wait_for
 from workfuse.db import session_scope
 from workfuse.engine import broker
+from workfuse.logs import configure_logging
 from workfuse.models import Execution, ExecutionStatus, NodeRun, NodeRunStatus, User, Workflow
 from workfuse.nodes.trigger import TriggerNodeConfig, WebhookHmac
 from workfuse.secrets import process_secret_store
+from workfuse.services import webhooks as webhook_service
 from workfuse.services.errors import Unauthorized
 from workfuse.services.secrets import create_secret
 from workfuse.services.webhooks import parse_body, sign, verify_signature
@@ -334,9 +340,11 @@ def test_hmac_good_bad_stale_and_missing(
             headers["X-Signature-256"] = signature
         return client.post(path_of(workflow), content=body, headers=headers)
 
-    # When it is called with a good, a wrong, a stale and no signature
+    # When it is called with a good, a wrong, a stale and no signature (and a good one
+    # as bare hex, signed a second earlier: the same signature twice would be a replay)
     good = call(sign(SIGNING_KEY, body, timestamp=now))
-    bare_hex = call(sign(SIGNING_KEY, body, timestamp=now).removeprefix("sha256="))
+    earlier = str(int(now) - 1)
+    bare_hex = call(sign(SIGNING_KEY, body, timestamp=earlier).removeprefix("sha256="), earlier)
     wrong = call(sign("another-key", body, timestamp=now))
     old = str(int(time.time()) - 3600)
     stale = call(sign(SIGNING_KEY, body, timestamp=old), stamp=old)
@@ -353,6 +361,64 @@ def test_hmac_good_bad_stale_and_missing(
     execution, _ = wait_for(good_id)
     assert execution.status == ExecutionStatus.COMPLETED
     assert "x-signature-256" not in execution.trigger_data["headers"]
+
+
+@pytest.mark.parametrize("timestamped", [True, False], ids=["timestamp", "body-only"])
+def test_a_replayed_signed_call_is_refused_and_stores_nothing(
+    client: httpx.Client, session: Session, user: User, timestamped: bool
+) -> None:
+    # Given a signed webhook (a signed timestamp and body, or the body alone)
+    arn = signing_key(session, user)
+    options = {"timestampHeader": "X-Timestamp"} if timestamped else {}
+    workflow = hook(session, user, {"hmac": {"secretArn": arn, **options}})
+    body = b'{"order": 7}'
+    stamp = str(int(time.time()))
+    headers = {"Content-Type": "application/json"}
+    if timestamped:
+        headers["X-Timestamp"] = stamp
+    headers["X-Signature-256"] = sign(SIGNING_KEY, body, timestamp=stamp if timestamped else None)
+
+    # When a call is sent, and then sent again as it was captured (also with the hex
+    # in upper case, without its prefix)
+    first = accepted(client.post(path_of(workflow), content=body, headers=headers))
+    replay = client.post(path_of(workflow), content=body, headers=headers)
+    respelled = {**headers, "X-Signature-256": headers["X-Signature-256"][7:].upper()}
+    replay_respelled = client.post(path_of(workflow), content=body, headers=respelled)
+
+    # Then every replay is refused with a plain message and only the first is stored
+    message = refused(replay, 409, "WEBHOOK_REPLAYED")
+    assert "already used" in message and SIGNING_KEY not in replay.text
+    refused(replay_respelled, 409, "WEBHOOK_REPLAYED")
+    assert [row.id for row in stored(workflow)] == [first]
+
+
+def test_identical_signed_calls_at_the_same_moment_get_one_202(
+    client: httpx.Client, api_url: str, session: Session, user: User
+) -> None:
+    # Given a signed webhook and one signed call
+    arn = signing_key(session, user)
+    workflow = hook(session, user, {"hmac": {"secretArn": arn, "timestampHeader": "X-Timestamp"}})
+    body = b'{"order": 8}'
+    stamp = str(int(time.time()))
+    headers = {
+        "Content-Type": "application/json",
+        "X-Timestamp": stamp,
+        "X-Signature-256": sign(SIGNING_KEY, body, timestamp=stamp),
+    }
+    barrier = threading.Barrier(6)
+
+    def send(_index: int) -> int:
+        with httpx.Client(base_url=api_url, timeout=40) as caller:
+            barrier.wait()
+            return caller.post(path_of(workflow), content=body, headers=headers).status_code
+
+    # When six connections send it at the same moment
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        statuses = sorted(pool.map(send, range(6)))
+
+    # Then exactly one is accepted, the others are refused, and one run is stored
+    assert statuses == [202, 409, 409, 409, 409, 409]
+    assert len(stored(workflow)) == 1
 
 
 def test_hmac_with_another_users_credential_is_refused(
@@ -531,3 +597,73 @@ def test_json_nested_deeper_than_a_run_can_hold_is_refused() -> None:
     for depth in (MAX_JSON_DEPTH + 1, 300, 1_300_000):
         with pytest.raises(BadRequest, match="nested more than"):
             parse_body(nested(depth), "application/json")
+
+
+# --- logs -----------------------------------------------------------------------------
+
+
+def _server_log(records: list[logging.LogRecord]) -> str:
+    """Every log line of the server process, rendered with its traceback; the lines of
+    the test's own HTTP client (httpx, which logs the URL it calls) are left out."""
+    formatter = logging.Formatter("%(name)s %(levelname)s %(message)s")
+    return "\n".join(
+        formatter.format(record)
+        for record in records
+        if not record.name.startswith(("httpx", "httpcore"))
+    )
+
+
+@pytest.mark.parametrize("failure", ["unexpected", "database"])
+def test_an_unhandled_error_logs_the_route_template_never_the_token(
+    anonymous: httpx.Client,
+    session: Session,
+    user: User,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    failure: str,
+) -> None:
+    # Given a webhook whose handling fails in a way nobody planned for, with an error
+    # that quotes the token (as a lookup error or a database error with parameters does)
+    workflow = hook(session, user)
+    token = workflow.webhook_token
+    assert token is not None
+
+    def broken(**call: Any) -> None:
+        if failure == "database":
+            cause = ConnectionRefusedError("server closed the connection")
+            raise OperationalError("SELECT 1 WHERE token = %(t)s", {"t": call["token"]}, cause)
+        raise LookupError(f"no cached target for {call['token']}")
+
+    monkeypatch.setattr(webhook_service, "receive_webhook", broken)
+
+    # When it is called (every logger of the process listening, at every level, set up
+    # as the app sets up logging when it starts)
+    with caplog.at_level(logging.DEBUG):
+        configure_logging()
+        response = anonymous.post(path_of(workflow), json={})
+        time.sleep(0.3)  # a server logs an error it was handed after the answer went out
+
+    # Then the caller gets the error format, and no log line names the token: only
+    # the route template
+    assert response.status_code == (503 if failure == "database" else 500), response.text
+    logged = _server_log(caplog.records)
+    assert "/hooks/{token}" in logged
+    assert token not in logged
+    if failure == "unexpected":
+        reference = response.json()["error"]["message"].split("reference ")[1].split()[0]
+        assert reference in logged and "LookupError" in logged  # the operator can find it
+    assert execution_count() == 0
+
+
+def test_a_token_the_database_cannot_store_is_refused_not_500(
+    anonymous: httpx.Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A NUL in the token was a 500 on PostgreSQL (a DataError that quoted the token)."""
+    with caplog.at_level(logging.DEBUG):
+        configure_logging()
+        response = anonymous.post("/hooks/abc%00defghij", json={})
+
+    # (400 from the request check in front of every route; 404 from the webhook service
+    # itself, for a caller that reaches it some other way)
+    assert response.status_code in (400, 404), response.text
+    assert "defghij" not in _server_log(caplog.records)

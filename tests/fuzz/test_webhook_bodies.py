@@ -115,9 +115,14 @@ def expected_data(raw: bytes, content_type: str | None) -> Any:
         return form
     if media.startswith("text/"):
         try:
-            return raw.decode(charset)
+            text = raw.decode(charset)
         except (LookupError, UnicodeDecodeError):
-            pass
+            text = None
+        # Text PostgreSQL cannot store (NUL, lone surrogates) is kept as bytes instead.
+        if text is not None and not any(
+            char == "\0" or "\ud800" <= char <= "\udfff" for char in text
+        ):
+            return text
     return {"contentType": content_type or "application/octet-stream", "base64": ""}
 
 

@@ -199,6 +199,37 @@ def test_redirects_are_followed(server: LocalServer) -> None:
     assert output.body == {"items": [{"price": 3}, {"price": 4}]}
 
 
+@pytest.mark.parametrize(
+    "auth",
+    [
+        {"type": "apiKey", "secretArn": "arn:token", "headerName": "X-Shop"},  # any name
+        {"type": "apiKey", "secretArn": "arn:token"},  # X-API-Key
+        {"type": "bearer", "secretArn": "arn:token"},
+        {"type": "basic", "secretArn": "arn:basic"},
+    ],
+    ids=["apiKey-custom-header", "apiKey", "bearer", "basic"],
+)
+def test_a_redirect_to_another_origin_does_not_carry_the_credential(
+    server: LocalServer, auth: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a server that redirects to another server (another port: another origin)
+    with serve(dict(ROUTES)) as other:
+        elsewhere = Response(302, b"", {"Location": f"{other.url}/headers"})
+        monkeypatch.setitem(server.routes, "GET /elsewhere", lambda _request: elsewhere)
+
+        # When the node follows the redirect with its credential
+        output = call(url=f"{server.url}/elsewhere", auth=auth, headers={"X-Trace": "t-1"})
+
+    # Then the first server got the credential and the second did not
+    assert output.status == 200
+    first = server.requests[-1].headers
+    assert TOKEN in str(first) or "authorization" in first
+    assert TOKEN not in str(output.body) and "authorization" not in output.body
+    assert base64.b64encode(b"ada:s3cret-pw").decode() not in str(output.body)
+    assert output.body["x-trace"] == "t-1"  # the node's other headers go on
+    assert output.body["idempotency-key"] == "exec1:fetch"
+
+
 def test_oversize_response_is_refused(server: LocalServer, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(http_node, "MAX_RESPONSE_BYTES", 1000)
     error = failure(url=f"{server.url}/big")

@@ -45,15 +45,19 @@ class LocalServer:
     routes: dict[str, Handler]
     requests: list[Request] = field(default_factory=list)
     port: int = 0
+    host: str = "127.0.0.1"
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
 
 @contextmanager
-def serve(routes: dict[str, Handler]) -> Iterator[LocalServer]:
-    server_state = LocalServer(routes)
+def serve(
+    routes: dict[str, Handler], *, host: str = "127.0.0.1", port: int = 0
+) -> Iterator[LocalServer]:
+    """Serve ``routes`` on ``host`` (any 127.x.y.z) and ``port`` (0: a free one)."""
+    server_state = LocalServer(routes, host=host)
 
     class _Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -89,7 +93,7 @@ def serve(routes: dict[str, Handler]) -> Iterator[LocalServer]:
 
         do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _handle
 
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    httpd = ThreadingHTTPServer((host, port), _Handler)
     httpd.daemon_threads = True
     server_state.port = httpd.server_address[1]
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)

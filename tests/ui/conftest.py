@@ -18,7 +18,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -32,6 +31,7 @@ import redis
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from tests.conftest import TEST_REDIS_URL
+from tests.support.reflex_backend import free_port, log_tail
 from workfuse.api.deps import SESSION_COOKIE
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -54,7 +54,6 @@ WORKER_START_TIMEOUT = 60  #: seconds for `workfuse worker` to report ready
 WORKER_READY = "Worker process is ready for action."  #: Dramatiq's line, one per process
 WORKER_THREADS = 4
 STOP_TIMEOUT = 20  #: seconds a process gets after SIGTERM before SIGKILL
-LOG_TAIL = 4000  #: characters of a log shown when a process fails
 OWNER_EMAIL = "owner@example.com"
 OWNER_PASSWORD = "correct horse battery"
 
@@ -87,16 +86,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     # Tests that restart the session's app run last: the others expect the app as the
     # session started it (the first-run test, for one, expects no account yet).
     items.sort(key=lambda item: item.get_closest_marker("restarts_app") is not None)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _tail(log_path: Path) -> str:
-    return log_path.read_text(errors="replace")[-LOG_TAIL:]
 
 
 @contextlib.contextmanager
@@ -132,7 +121,7 @@ def _process(
             os.killpg(process.pid, signal.SIGKILL)
         process.wait()
     if exited is not None:
-        pytest.fail(f"{command[0]} exited early ({exited}):\n{_tail(log_path)}", pytrace=False)
+        pytest.fail(f"{command[0]} exited early ({exited}):\n{log_tail(log_path)}", pytrace=False)
 
 
 class AppProcess:
@@ -220,7 +209,7 @@ def running_app(
         pytest.fail("bun is not on PATH: run the tests through `make test`", pytrace=False)
     data_dir = tmp_path_factory.mktemp("app") / "data"
     logs = tmp_path_factory.mktemp("logs")
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {key: value for key, value in os.environ.items() if not key.startswith("WORKFUSE_")} | {
         "WORKFUSE_DATA_DIR": str(data_dir),
@@ -268,14 +257,14 @@ def _stopped_at_the_end(app: AppProcess) -> Iterator[None]:
     finally:
         exited = app.kill(signal.SIGTERM)
     if exited is not None:
-        pytest.fail(f"the app exited early ({exited}):\n{_tail(app.log_path)}", pytrace=False)
+        pytest.fail(f"the app exited early ({exited}):\n{log_tail(app.log_path)}", pytrace=False)
 
 
 def _wait_until_up(url: str, process: subprocess.Popen[bytes], log_path: Path) -> None:
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            pytest.fail(f"the app exited ({process.returncode}):\n{_tail(log_path)}")
+            pytest.fail(f"the app exited ({process.returncode}):\n{log_tail(log_path)}")
         try:
             if (
                 httpx.get(f"{url}/api/health", timeout=2).status_code == 200
@@ -285,18 +274,18 @@ def _wait_until_up(url: str, process: subprocess.Popen[bytes], log_path: Path) -
         except httpx.HTTPError:
             pass
         time.sleep(1)
-    pytest.fail(f"the app did not start in {START_TIMEOUT} s:\n{_tail(log_path)}")
+    pytest.fail(f"the app did not start in {START_TIMEOUT} s:\n{log_tail(log_path)}")
 
 
 def _wait_for_worker(process: subprocess.Popen[bytes], log_path: Path) -> None:
     deadline = time.monotonic() + WORKER_START_TIMEOUT
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            pytest.fail(f"the worker exited ({process.returncode}):\n{_tail(log_path)}")
+            pytest.fail(f"the worker exited ({process.returncode}):\n{log_tail(log_path)}")
         if WORKER_READY in log_path.read_text(errors="replace"):
             return
         time.sleep(0.2)
-    pytest.fail(f"the worker was not ready in {WORKER_START_TIMEOUT} s:\n{_tail(log_path)}")
+    pytest.fail(f"the worker was not ready in {WORKER_START_TIMEOUT} s:\n{log_tail(log_path)}")
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,12 @@ from fastapi.responses import JSONResponse
 
 from workfuse import __version__
 from workfuse.api.errors import ErrorBody, install_error_handlers
-from workfuse.api.middleware import BodyLimitMiddleware, RequestLogMiddleware
+from workfuse.api.middleware import (
+    BodyLimitMiddleware,
+    MalformedRequestMiddleware,
+    RequestLogMiddleware,
+    UnexpectedErrorMiddleware,
+)
 from workfuse.api.routes import (
     ai,
     auth,
@@ -23,6 +28,7 @@ from workfuse.api.routes import (
     webhooks,
     workflows,
 )
+from workfuse.api.unmatched import UnmatchedPathMiddleware
 from workfuse.db import get_engine
 
 #: Documented on every route: the shape of an error response.
@@ -31,12 +37,14 @@ ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
     for status, description in {
         400: "Bad request",
         401: "Not signed in",
+        403: "Forbidden (a browser request from another site)",
         404: "Not found (or not yours)",
         409: "Conflict",
         413: "Request body too large",
         422: "Invalid input",
         429: "Rate limited",
         500: "Internal error",
+        503: "Busy, or the database is unavailable: try again after Retry-After",
     }.items()
 }
 
@@ -51,7 +59,10 @@ def create_api() -> FastAPI:
         responses=ERROR_RESPONSES,
     )
     install_error_handlers(api)
+    api.add_middleware(UnexpectedErrorMiddleware)  # innermost: a 500 the request log sees
     api.add_middleware(BodyLimitMiddleware)
+    api.add_middleware(UnmatchedPathMiddleware)  # before Reflex's mount takes /api paths
+    api.add_middleware(MalformedRequestMiddleware)  # before any body is read or route runs
     api.add_middleware(RequestLogMiddleware)  # outermost: logs even a 413
 
     @api.get("/api/health", tags=["health"])

@@ -2,20 +2,21 @@
 
 A request authenticates with the session cookie (browsers) or with
 ``Authorization: Bearer wf_...`` (scripts). Cookie-authenticated requests that
-change something must come from WorkFuse's own origin (the ``Origin`` header, when
-the browser sends one, must match the request's host or ``WORKFUSE_BASE_URL``): a
-second line against cross-site request forgery after ``SameSite=Lax``.
+change something, and the routes that set or clear the cookie (sign-up, sign-in,
+sign-out: :data:`OwnOrigin`), must come from one of WorkFuse's own origins
+(:func:`workfuse.api.origins.write_allowed`): a second line against cross-site request
+forgery and login CSRF after ``SameSite=Lax``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from typing import Annotated
-from urllib.parse import urlsplit
 
 from fastapi import Depends, Request
 from sqlmodel import Session
 
+from workfuse.api import origins
 from workfuse.db import session_scope
 from workfuse.models import User
 from workfuse.ratelimit import Limit, get_rate_limiter
@@ -43,13 +44,17 @@ def bearer_token(request: Request) -> str | None:
     return credentials.strip() if scheme.lower() == "bearer" and credentials.strip() else None
 
 
-def _check_origin(request: Request) -> None:
-    origin = request.headers.get("origin")
-    if request.method in SAFE_METHODS or origin is None:
+def own_origin(request: Request) -> None:
+    """403 unless a state-changing request comes from one of the app's own origins (or
+    from a script: see :func:`workfuse.api.origins.write_allowed`)."""
+    if request.method in SAFE_METHODS:
         return
-    allowed = {urlsplit(get_settings().base_url).netloc, request.headers.get("host", "")}
-    if urlsplit(origin).netloc not in allowed:
-        raise Forbidden("cross-site requests may not act for a signed-in user")
+    if not origins.write_allowed(origins.policy_from(get_settings()), request.scope):
+        raise Forbidden("requests from other sites may not sign in, sign out or act for a user")
+
+
+#: For routes that set or clear the session cookie without needing a signed-in user.
+OwnOrigin = Depends(own_origin)
 
 
 def current_user(request: Request, session: DbSession) -> User:
@@ -61,8 +66,8 @@ def current_user(request: Request, session: DbSession) -> User:
         cookie = request.cookies.get(SESSION_COOKIE)
         if not cookie:
             raise Unauthorized("sign in, or send an API token as 'Authorization: Bearer ...'")
+        own_origin(request)
         user = resolve_session(session=session, token=cookie)
-        _check_origin(request)
     # Authentication's own writes (a session's sliding refresh, a token's last use) stand
     # whatever the route does, and are committed now: on SQLite a pending write would hold
     # the database lock while the route calls the local secret store, which writes through

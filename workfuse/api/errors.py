@@ -5,21 +5,31 @@ validation becomes 422 with one detail per field; anything unexpected is a 500 w
 message carries only a reference id (the traceback goes to the log, never to the
 client). A database that does not answer (``OperationalError``: refused, restarting,
 connection lost, locked) is a 503 with ``Retry-After``, not a 500: the request may be
-sent again once it is back (nothing was stored).
+sent again once it is back (nothing was stored). So is a pool with every connection
+taken for ``WORKFUSE_DB_POOL_TIMEOUT`` (``sqlalchemy.exc.TimeoutError``: overload).
+
+Their log lines name the route *template* (``/hooks/{token}``), never the path, and
+the value of every path parameter is replaced by its name (``{token}``) in the
+message and the traceback too (:func:`log_failure`), so a webhook token that an
+exception quotes stays out of the log.
 """
 
 from __future__ import annotations
 
 import logging
 import secrets
+import traceback
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
+from starlette.types import Scope
 
 from workfuse.graph import error_location
 from workfuse.services.errors import InvalidInput, RateLimited, ServiceError
@@ -104,34 +114,71 @@ def _http_error(_request: Request, error: Exception) -> JSONResponse:
     )
 
 
-def _unexpected_error(request: Request, error: Exception) -> JSONResponse:
+MIN_SCRUBBED_LENGTH = 4  #: characters; a shorter path parameter value is left in the text
+
+
+def route_template(scope: Scope) -> str:
+    """The matched route's template (``/hooks/{token}``), never the request's path."""
+    route: Any = scope.get("route")
+    return str(getattr(route, "path", None) or "(no route)")
+
+
+def scrub_path_parameters(text: str, scope: Scope) -> str:
+    """``text`` with the value of each path parameter of the request (as it is and
+    percent-encoded) replaced by ``{name}``."""
+    for name, value in (scope.get("path_params") or {}).items():
+        value = str(value)
+        if len(value) >= MIN_SCRUBBED_LENGTH:
+            for form in sorted({value, quote(value, safe="")}, key=len, reverse=True):
+                text = text.replace(form, f"{{{name}}}")
+    return text
+
+
+def log_failure(scope: Scope, what: str, error: BaseException) -> None:
+    """Log ``what`` happened in this request, with the route template and the error's
+    traceback, path parameter values scrubbed (:func:`scrub_path_parameters`)."""
+    trace = "".join(traceback.format_exception(error)).rstrip()
+    line = f"{what} in {scope.get('method', '')} {route_template(scope)}\n{trace}"
+    log.error("%s", scrub_path_parameters(line, scope))
+
+
+def unexpected_error_response(scope: Scope, error: BaseException) -> JSONResponse:
+    """Log an unexpected error under a new reference; the 500 that names it."""
     reference = secrets.token_hex(6)
-    log.error(
-        "unhandled error %s in %s %s (%s)",
-        reference,
-        request.method,
-        request.url.path,
-        type(error).__name__,
-        exc_info=error,
-    )
+    log_failure(scope, f"unhandled error {reference} ({type(error).__name__})", error)
     return error_response(500, f"internal error; reference {reference} in the server log")
+
+
+def _unexpected_error(request: Request, error: Exception) -> JSONResponse:
+    # Errors the API's own middleware (UnexpectedErrorMiddleware) did not see.
+    return unexpected_error_response(request.scope, error)
 
 
 DATABASE_RETRY_AFTER_S = 5  #: seconds a client is asked to wait when the database is down
 
 
 def _database_unavailable(request: Request, error: Exception) -> JSONResponse:
-    log.error(
-        "database unavailable in %s %s (%s)",
-        request.method,
-        request.url.path,
-        type(getattr(error, "orig", error)).__name__,
-        exc_info=error,
-    )
+    cause = type(getattr(error, "orig", error)).__name__
+    log_failure(request.scope, f"database unavailable ({cause})", error)
     return error_response(
         503,
         "the database is unavailable; try again shortly",
         headers={"Retry-After": str(DATABASE_RETRY_AFTER_S)},
+    )
+
+
+BUSY_RETRY_AFTER_S = 1  #: seconds a client is asked to wait when every connection is taken
+
+
+def _database_busy(request: Request, _error: Exception) -> JSONResponse:
+    # Every pooled connection stayed taken for WORKFUSE_DB_POOL_TIMEOUT: overload, not a
+    # fault, so one line without a traceback (a burst would flood the log). Nothing
+    # was stored: the statement never got a connection.
+    log.warning("database pool exhausted in %s %s", request.method, route_template(request.scope))
+    return error_response(
+        503,
+        "the server is busy; try again shortly",
+        headers={"Retry-After": str(BUSY_RETRY_AFTER_S)},
     )
 
 
@@ -140,4 +187,5 @@ def install_error_handlers(api: FastAPI) -> None:
     api.add_exception_handler(RequestValidationError, _validation_error)
     api.add_exception_handler(HTTPException, _http_error)
     api.add_exception_handler(OperationalError, _database_unavailable)
+    api.add_exception_handler(PoolTimeout, _database_busy)
     api.add_exception_handler(Exception, _unexpected_error)

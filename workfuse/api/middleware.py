@@ -1,4 +1,5 @@
-"""ASGI middleware of the API: a request log line and a request size limit.
+"""ASGI middleware of the API: a request log line, a request size limit, and the 500
+for an error nothing else handled.
 
 The log line has the method, the route *template* (``/api/workflows/{workflow_id}``,
 so ids and webhook tokens in paths stay out of the log), the status and the duration
@@ -9,20 +10,14 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from workfuse.api.errors import error_response
+from workfuse.api.errors import error_response, route_template, unexpected_error_response
 
 log = logging.getLogger("workfuse.api.requests")
 
 MAX_REQUEST_BYTES = 10 * 1024 * 1024  #: bytes of request body the API accepts
-
-
-def _route_of(scope: Scope) -> str:
-    route: Any = scope.get("route")
-    return str(getattr(route, "path", None) or "(no route)")
 
 
 class RequestLogMiddleware:
@@ -48,10 +43,91 @@ class RequestLogMiddleware:
             log.info(
                 "%s %s %d %.1fms",
                 scope["method"],
-                _route_of(scope),
+                route_template(scope),
                 status,
                 (time.perf_counter() - started) * 1000,
             )
+
+
+class UnexpectedErrorMiddleware:
+    """An error no exception handler took becomes a 500 here, logged once by
+    :func:`~workfuse.api.errors.unexpected_error_response` (route template, path
+    parameter values scrubbed), and goes no further: Starlette's outermost middleware
+    would raise it on to the server, which logs it again in its own words (the
+    exception's message may quote a webhook token)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def send_and_note(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_note)
+        except Exception as error:
+            response = unexpected_error_response(scope, error)
+            if not started:  # else the answer is cut short: the client sees a broken one
+                await response(scope, receive, send)
+
+
+class MalformedRequestMiddleware:
+    """400 before any route runs for a request no route should see:
+
+    - ambiguous body framing: ``Content-Length`` together with ``Transfer-Encoding``,
+      more than one ``Content-Length`` value, or one that is not a plain non-negative
+      integer (also ``Connection: close``). A proxy in front of the app and the server
+      behind it may each pick another of the two lengths and so disagree on where one
+      request ends and the next begins (request smuggling); RFC 9112 lets a server
+      refuse such a request. uvicorn (h11) accepts ``Content-Length`` with
+      ``Transfer-Encoding: chunked`` and passes both on, so the check is here. granian
+      (hyper) reads such a request by its chunked encoding, drops ``Content-Length``
+      before the app sees it and closes the connection after answering: nothing can
+      be smuggled behind it, but it is answered, not refused;
+    - a NUL character in the path or the query string (``%00``): no WorkFuse value
+      holds one, and PostgreSQL cannot even compare text with one (every lookup by
+      such an id or filter failed with a database error).
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            problem = _framing_problem(scope.get("headers", []))
+            headers = {"Connection": "close"} if problem is not None else None
+            if problem is None and (
+                "\x00" in scope.get("path", "") or b"%00" in scope.get("query_string", b"")
+            ):
+                problem = "the path or query string holds a NUL character (%00)"
+            if problem is not None:
+                await error_response(400, problem, headers=headers)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def _framing_problem(headers: list[tuple[bytes, bytes]]) -> str | None:
+    """Why these request headers do not frame the body unambiguously, or None."""
+    lengths: set[bytes] = set()
+    transfer_encoding = False
+    for name, value in headers:
+        name = name.lower()
+        if name == b"content-length":
+            lengths.update(part.strip() for part in value.split(b","))
+        elif name == b"transfer-encoding":
+            transfer_encoding = True
+    if transfer_encoding and lengths:
+        return "a request may not carry both Content-Length and Transfer-Encoding"
+    if len(lengths) > 1 or not all(length.isdigit() for length in lengths):
+        return "Content-Length must be one non-negative integer"
+    return None
 
 
 class BodyLimitMiddleware:

@@ -15,10 +15,13 @@ that are then allowed whatever they resolve to): loopback, private (RFC 1918),
 link-local and cloud metadata, carrier-grade NAT, unique-local, unspecified,
 multicast, reserved and broadcast addresses, their IPv4-mapped, IPv4-compatible and
 NAT64 forms, and all 6to4 (2002::/16). Proxy settings from the environment are ignored.
+A redirect to another origin (scheme, host or port) carries no credential header
+(:mod:`.redirects`).
 
 Modules: :mod:`.addresses` (reading and classifying IP addresses), :mod:`.policy`
-(:class:`EgressPolicy`, :class:`EgressDenied`), :mod:`.transport` (the connect-time
-guard and guarded transports), :mod:`.clients` (:func:`async_client`,
+(:class:`EgressPolicy`, :class:`EgressDenied` and its :class:`InvalidURL`),
+:mod:`.transport` (the connect-time guard and guarded transports), :mod:`.redirects`
+(what a redirect may carry), :mod:`.clients` (:func:`async_client`,
 :func:`sync_client`) and :mod:`.responses` (:func:`read_limited`,
 :func:`read_limited_sync`, :class:`ResponseTooLarge`).
 """
@@ -27,7 +30,8 @@ from __future__ import annotations
 
 from workfuse.net.addresses import IPAddress
 from workfuse.net.clients import async_client, shared_async_client, sync_client
-from workfuse.net.policy import EgressDenied, EgressPolicy
+from workfuse.net.policy import EgressDenied, EgressPolicy, InvalidURL, parse_url
+from workfuse.net.redirects import SECRET_HEADERS
 from workfuse.net.responses import (
     DEFAULT_MAX_RESPONSE_BYTES,
     ResponseTooLarge,
@@ -38,14 +42,17 @@ from workfuse.net.transport import GuardedAsyncTransport, GuardedTransport, Sock
 
 __all__ = [
     "DEFAULT_MAX_RESPONSE_BYTES",
+    "SECRET_HEADERS",
     "EgressDenied",
     "EgressPolicy",
     "GuardedAsyncTransport",
     "GuardedTransport",
     "IPAddress",
+    "InvalidURL",
     "ResponseTooLarge",
     "SocketOptions",
     "async_client",
+    "parse_url",
     "read_limited",
     "read_limited_sync",
     "shared_async_client",

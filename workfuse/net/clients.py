@@ -2,36 +2,76 @@
 
 They use the guarded transports, ignore proxy settings and other configuration from
 the environment (``trust_env=False``), follow at most ``max_redirects`` redirects with
-every hop checked, and refuse a non-HTTP scheme before base-URL merging can hide it.
+every hop checked and no credential header sent on to another origin
+(:mod:`workfuse.net.redirects`), and refuse a non-HTTP scheme before base-URL merging
+can hide it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import weakref
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any
 
 import httpx
+import idna
 
-from workfuse.net.policy import EgressPolicy, _check_scheme
+from workfuse.net.policy import EgressPolicy, InvalidURL, _check_scheme, parse_url
+from workfuse.net.redirects import redirect_headers
 from workfuse.net.transport import GuardedAsyncTransport, GuardedTransport
+
+
+def _check_before_merging(url: httpx.URL | str) -> None:
+    """:class:`InvalidURL` for a URL that does not parse; a refused scheme."""
+    parsed = parse_url(url)
+    if parsed.scheme:
+        _check_scheme(parsed)
+
+
+@contextmanager
+def _invalid_redirect_host() -> Iterator[None]:
+    """A redirect whose ``Location`` host is not a valid IDNA name fails when httpx
+    decodes it to compare origins, before the transport checks the hop: the same
+    :class:`InvalidURL` as a first request to that host."""
+    try:
+        yield
+    except idna.IDNAError as error:
+        raise InvalidURL(f"a redirect went to a host that is not a valid name ({error})") from None
 
 
 class _GuardedAsyncClient(httpx.AsyncClient):
     def build_request(self, method: str, url: httpx.URL | str, **kwargs: Any) -> httpx.Request:
         # Before base-URL merging, which turns ``file:///etc/passwd`` into ``/etc/passwd``.
-        if httpx.URL(url).scheme:
-            _check_scheme(httpx.URL(url))
+        _check_before_merging(url)
         return super().build_request(method, url, **kwargs)
+
+    async def send(self, request: httpx.Request, **kwargs: Any) -> httpx.Response:
+        with _invalid_redirect_host():
+            return await super().send(request, **kwargs)
+
+    def _redirect_headers(
+        self, request: httpx.Request, url: httpx.URL, method: str
+    ) -> httpx.Headers:
+        # No credential goes on to another origin (workfuse.net.redirects).
+        return redirect_headers(request, url, super()._redirect_headers(request, url, method))
 
 
 class _GuardedClient(httpx.Client):
     def build_request(self, method: str, url: httpx.URL | str, **kwargs: Any) -> httpx.Request:
-        if httpx.URL(url).scheme:
-            _check_scheme(httpx.URL(url))
+        _check_before_merging(url)
         return super().build_request(method, url, **kwargs)
+
+    def send(self, request: httpx.Request, **kwargs: Any) -> httpx.Response:
+        with _invalid_redirect_host():
+            return super().send(request, **kwargs)
+
+    def _redirect_headers(
+        self, request: httpx.Request, url: httpx.URL, method: str
+    ) -> httpx.Headers:
+        return redirect_headers(request, url, super()._redirect_headers(request, url, method))
 
 
 def async_client(

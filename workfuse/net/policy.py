@@ -41,6 +41,58 @@ class EgressDenied(Exception):
         self.reason = reason
 
 
+class InvalidURL(EgressDenied):
+    """The URL cannot go out as it is: it does not parse, its host is not a valid
+    (international) domain name or IP address, or its port is outside 1-65535.
+
+    One error for every way a URL built from user input can be malformed (httpx's
+    ``InvalidURL``, IDNA's ``UnicodeError``, an out-of-range port that would fail deep
+    in the socket layer), raised before any connection. A kind of
+    :class:`EgressDenied` (``reason`` "invalid URL"), so every caller that handles a
+    refusal handles it too; callers may tell it apart (the HTTP node's
+    ``HTTP_INVALID_URL``)."""
+
+    def __init__(self, problem: str, *, host: str = "") -> None:
+        super().__init__(f"not a valid URL: {problem}", host=host, reason="invalid URL")
+
+
+MAX_HOST_LENGTH = 253  #: characters of a domain name (without a trailing dot)
+MAX_LABEL_LENGTH = 63  #: characters of one label of a domain name
+_HOST_LABEL = re.compile(rb"[A-Za-z0-9_-]{1,%d}" % MAX_LABEL_LENGTH)
+
+
+def parse_url(url: str | httpx.URL) -> httpx.URL:
+    """``url`` parsed, with its host readable; :class:`InvalidURL` if it is not a URL
+    httpx can send (as text: unprintable characters, lone surrogates, a bad IDNA host
+    or a bad port)."""
+    try:
+        parsed = url if isinstance(url, httpx.URL) else httpx.URL(url)
+        parsed.host  # noqa: B018 - decodes an "xn--" host: IDNAError if it is not valid
+    except httpx.InvalidURL as error:
+        raise InvalidURL(str(error)) from None
+    except UnicodeError as error:  # IDNA, or text that is not UTF-8 encodable
+        raise InvalidURL(f"the host or path is not valid text ({error})") from None
+    return parsed
+
+
+def _check_url_syntax(url: httpx.URL, host: str) -> None:
+    """A host name of valid labels (IP literals are checked as addresses), and a port
+    in 1-65535 when one is given."""
+    if url.port is not None and not 0 < url.port <= 65535:
+        raise InvalidURL(f"port {url.port} is outside 1-65535", host=host)
+    if _parse_ip(host) is not None:
+        return
+    name = url.raw_host.removesuffix(b".")
+    if len(name) > MAX_HOST_LENGTH or not all(
+        _HOST_LABEL.fullmatch(label) for label in name.split(b".")
+    ):
+        raise InvalidURL(
+            f"{host!r} is not a valid host name (labels of 1-{MAX_LABEL_LENGTH} letters, "
+            "digits, '-' or '_', separated by single dots)",
+            host=host,
+        )
+
+
 def _check_scheme(url: httpx.URL) -> None:
     if url.scheme not in ("http", "https"):
         reason = f"the {url.scheme} scheme is refused" if url.scheme else "no scheme"
@@ -117,19 +169,18 @@ class EgressPolicy:
         raise EgressDenied(f"{what} is {reason}; {_HINT}", host=name, reason=reason)
 
     def check_url(self, url: str | httpx.URL) -> None:
-        """Check a URL without touching the network: scheme, and a literal IP host.
+        """Check a URL without touching the network: that it is a valid URL
+        (:class:`InvalidURL`), its scheme, and a literal IP host.
 
         Host names are checked when they are resolved, at connect time; ``localhost``
         and ``*.localhost`` are refused here already as 127.0.0.1.
         """
-        try:
-            parsed = url if isinstance(url, httpx.URL) else httpx.URL(url)
-        except httpx.InvalidURL:
-            raise EgressDenied("not a valid URL", reason="invalid URL") from None
+        parsed = parse_url(url)
         host = _normalise_host(parsed.host)
         _check_scheme(parsed)
         if not host:
             raise EgressDenied("the URL has no host", reason="no host")
+        _check_url_syntax(parsed, host)
         if self.host_allowed(host):
             return
         ip = _parse_ip(host)

@@ -38,7 +38,10 @@ class AINodeConfig(NodeConfigModel):
         default=None, max_length=2048, description="Credential with the provider's API key."
     )
     base_url: str | None = Field(
-        default=None, max_length=2048, description="Endpoint of an OpenAI-compatible server."
+        default=None,
+        max_length=2048,
+        description="Endpoint of an OpenAI-compatible server or of the provider's API; "
+        "the operator's API key only goes to the operator's endpoint.",
     )
 
     @model_validator(mode="after")
@@ -111,6 +114,18 @@ async def generate(config: AINodeConfig, context: NodeContext) -> AINodeOutput:
     return _output(config, run.output, run.response, run.usage)
 
 
+def _egress_refusal(error: BaseException) -> net.EgressDenied | None:
+    """The egress guard's refusal behind ``error`` (its cause or context), if any."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        if isinstance(current, net.EgressDenied):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
+
+
 async def execute(config: AINodeConfig, context: NodeContext) -> AINodeOutput:
     from pydantic_ai import exceptions as ai_errors
 
@@ -124,14 +139,22 @@ async def execute(config: AINodeConfig, context: NodeContext) -> AINodeOutput:
     where = f"{config.provider} model {config.model!r}"
     try:
         return await generate(config, context)
-    except providers.ProviderNotConfigured as error:
-        raise ExecutionError(str(error), code="AI_NOT_CONFIGURED") from None
+    except providers.ProviderNotConfigured as error:  # and CredentialRequired
+        raise ExecutionError(str(error), code=error.code) from None
+    except net.InvalidURL as error:  # a kind of EgressDenied: before it
+        raise ExecutionError(f"{where}: {error}", code="AI_INVALID_URL") from None
     except net.EgressDenied as error:
         raise ExecutionError(f"{where}: {error}", code="AI_EGRESS_DENIED") from None
     except ai_errors.ModelAPIError as error:
+        refused = _egress_refusal(error)  # the Anthropic SDK wraps it as a connection error
+        if refused is not None:
+            raise ExecutionError(f"{where}: {refused}", code="AI_EGRESS_DENIED") from None
         status = getattr(error, "status_code", None)
+        hint = ""
+        if status == 401 and not config.secret_arn:
+            hint = " (the node has no credential: choose one with this server's API key)"
         raise ExecutionError(
-            f"{where} failed{f' ({status})' if status else ''}: {error.message}",
+            f"{where} failed{f' ({status})' if status else ''}: {error.message}{hint}",
             code=f"AI_{type(error).__name__.removeprefix('Model').removesuffix('Error').upper()}",
             retryable=isinstance(error, retryable_errors) or status in RETRYABLE_STATUSES,
             retry_after=error.retry_after,

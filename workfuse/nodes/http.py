@@ -1,7 +1,9 @@
 """HTTP request: calls an API; the seed's ``HTTPNodeConfig`` and ``HTTPNodeOutput``.
 
 Every request goes through :mod:`workfuse.net` (egress guard, response size limit)
-and carries ``Idempotency-Key: <execution_id>:<node_id>``. Credentials come from the
+and carries ``Idempotency-Key: <execution_id>:<node_id>``. Redirects are followed; one
+to another origin (scheme, host or port) carries no credential: not the ``auth``
+header (whatever ``headerName`` says), nor any header named like one. Credentials come from the
 run's secrets by reference; their values are masked in every error message.
 
 Failures: timeouts, connection errors, 5xx, 408 and 429 are retryable (``Retry-After``
@@ -160,13 +162,23 @@ async def execute(config: HTTPNodeConfig, context: NodeContext) -> HTTPNodeOutpu
     try:
         client = net.shared_async_client()
         request = client.build_request(
-            config.method, config.url, headers=headers, timeout=timeout, **_request_kwargs(config)
+            config.method,
+            config.url,
+            headers=headers,
+            timeout=timeout,
+            # Never sent on to another origin by a redirect, whatever the header's name.
+            extensions={net.SECRET_HEADERS: tuple(auth_headers)},
+            **_request_kwargs(config),
         )
         response = await client.send(request, stream=True, follow_redirects=True)
         try:
             content = await net.read_limited(response, MAX_RESPONSE_BYTES)
         finally:
             await response.aclose()
+    except net.InvalidURL as error:  # a kind of EgressDenied: before it
+        raise ExecutionError(
+            f"{target}: {_mask(str(error), secrets)}", code="HTTP_INVALID_URL"
+        ) from None
     except net.EgressDenied as error:
         raise ExecutionError(
             f"{target}: {_mask(str(error), secrets)}", code="HTTP_EGRESS_DENIED"
@@ -183,6 +195,12 @@ async def execute(config: HTTPNodeConfig, context: NodeContext) -> HTTPNodeOutpu
     except httpx.InvalidURL as error:
         raise ExecutionError(
             f"{target}: invalid URL: {_mask(str(error), secrets)}", code="HTTP_INVALID_URL"
+        ) from None
+    except UnicodeEncodeError as error:  # the URL is checked above: a header or the body
+        raise ExecutionError(
+            f"{target}: a header or the body holds text that cannot be sent ({error.encoding} "
+            f"cannot encode the character at position {error.start}; header values are ASCII)",
+            code="HTTP_INVALID_REQUEST",
         ) from None
     except httpx.TooManyRedirects:
         raise ExecutionError(

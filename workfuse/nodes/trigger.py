@@ -36,7 +36,8 @@ class WebhookHmac(NodeConfigModel):
     ``timestampHeader``, that header carries the Unix time in whole seconds, the signed
     message is ``<timestamp>.<raw body>`` (the header's exact text, a dot, the
     bytes), and a timestamp more than ``toleranceSeconds`` away from the server's clock
-    is refused, so a captured call cannot be replayed later.
+    is refused, so a captured call cannot be replayed later. A signature is accepted
+    once: a repeat is a replay (409), see :mod:`workfuse.services.webhooks`.
     """
 
     header: str = Field(default="X-Signature-256", min_length=1, max_length=MAX_HEADER_NAME)

@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from pydantic import BaseModel, Field
 from sqlmodel import Session
 
+from workfuse import net
 from workfuse.ai import magic_input, providers
 from workfuse.ai.magic_input import (
     MagicInputFailed,
@@ -75,6 +77,14 @@ class NodeFailed(ServiceError):
         self.retryable = error.retryable
 
 
+def _egress_refused(error: net.EgressDenied, where: str) -> NodeFailed:
+    """The egress guard refused the model's URL: 422 ``AI_INVALID_URL`` (not a URL that
+    can be sent) or ``AI_EGRESS_DENIED`` (an address outbound calls may not reach), as
+    the AI node reports them."""
+    code = "AI_INVALID_URL" if isinstance(error, net.InvalidURL) else "AI_EGRESS_DENIED"
+    return NodeFailed(ExecutionError(f"{where}: {error}", code=code))
+
+
 async def test_prompt(
     *,
     session: Session,
@@ -103,7 +113,10 @@ async def test_prompt(
         secrets=secrets,
     )
     try:
-        output = await spec.execute(prepare_config(spec, config, context), context)
+        # Templates render in a worker thread: a slow (up to its 1 s limit) render must
+        # not hold up the event loop, and every other request with it.
+        prepared = await asyncio.to_thread(prepare_config, spec, config, context)
+        output = await spec.execute(prepared, context)
     except ExecutionError as error:
         raise NodeFailed(error) from None
     result: dict[str, Any] = redactor.redact(output.model_dump(mode="json", by_alias=True))
@@ -154,14 +167,20 @@ async def generate_config(
         model = providers.build_model(
             provider=provider, model=model_name, api_key=api_key, base_url=request.base_url
         )
-    except providers.ProviderNotConfigured as error:
-        raise AINotConfigured(str(error)) from None
+    except providers.ProviderNotConfigured as error:  # and CredentialRequired
+        refused = AINotConfigured(str(error))
+        refused.code = error.code
+        raise refused from None
+    except net.EgressDenied as error:  # the baseUrl: invalid, or a refused address
+        raise _egress_refused(error, f"{provider} model {model_name!r}") from None
     try:
         return await magic_input.generate_config(
             request, model, credentials=credentials, on_progress=on_progress
         )
     except MagicInputFailed as failure:
         raise GenerationFailed(failure) from None
+    except net.EgressDenied as error:  # the host resolved to a refused address
+        raise _egress_refused(error, f"{provider} model {model_name!r}") from None
     except ai_errors.ModelAPIError as error:
         status = getattr(error, "status_code", None)
         raise NodeFailed(

@@ -15,7 +15,7 @@ import json
 import logging
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -38,7 +38,13 @@ from workfuse.models import (
     Workflow,
     WorkflowVersion,
 )
-from workfuse.services.errors import Conflict, InvalidInput, NotFound, reject_unstorable_text
+from workfuse.services.errors import (
+    UNSTORABLE_TEXT,
+    Conflict,
+    InvalidInput,
+    NotFound,
+    reject_unstorable_text,
+)
 from workfuse.services.workflows import ensure_runnable, get_workflow
 
 log = logging.getLogger(__name__)
@@ -284,12 +290,22 @@ def _encode_cursor(execution: Execution) -> str:
 
 
 def _decode_cursor(cursor: str) -> tuple[datetime, str]:
+    """The (started_at, id) a cursor of :func:`_encode_cursor` holds. Anything else is
+    :class:`InvalidInput`, never a database error: a time without an offset or outside
+    the years 1-9999 in UTC, an id that is not text the database can compare."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         started, last_id = json.loads(raw)
-        return datetime.fromisoformat(started), str(last_id)
-    except (ValueError, TypeError) as error:
-        raise InvalidInput("the cursor is not valid; use the one a page returned") from error
+        moment = datetime.fromisoformat(started)
+        if (
+            moment.tzinfo is not None
+            and isinstance(last_id, str)
+            and not UNSTORABLE_TEXT.search(last_id)
+        ):
+            return moment.astimezone(UTC), last_id
+    except (ValueError, TypeError, OverflowError):
+        pass
+    raise InvalidInput("the cursor is not valid; use the one a page returned")
 
 
 def cancel_execution(*, session: Session, user: User, execution_id: str) -> Execution:

@@ -4,7 +4,9 @@ Only finished executions (completed, failed, cancelled) are ever deleted; their 
 runs and log lines go with them (foreign keys cascade). Deletion runs in batches of
 :data:`BATCH_SIZE` executions, one transaction each, so a large backlog never holds
 a long transaction or a big lock. Settings: ``WORKFUSE_RETENTION_DAYS`` and
-``WORKFUSE_RETENTION_KEEP_PER_WORKFLOW`` (0 turns either rule off).
+``WORKFUSE_RETENTION_KEEP_PER_WORKFLOW`` (0 turns either rule off). The periodic pass
+also deletes the webhook signatures whose replay window has passed
+(:func:`prune_webhook_signatures`).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from sqlmodel.sql.expression import SelectOfScalar
 from workfuse.db import session_scope
 from workfuse.db_types import utcnow
 from workfuse.engine.state import TERMINAL
-from workfuse.models import Execution
+from workfuse.models import Execution, WebhookSignature
 from workfuse.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -91,10 +93,37 @@ def prune_executions(
     return result
 
 
+def prune_webhook_signatures(now: datetime | None = None, url: str | None = None) -> int:
+    """Delete the webhook signatures that expired before ``now``, a batch per
+    transaction; how many. Those that never expire (None) stay."""
+    now = now or utcnow()
+    expires_at = col(WebhookSignature.expires_at)
+    deleted = 0
+    while True:
+        with session_scope(url) as session:
+            keys = session.exec(
+                select(WebhookSignature.workflow_id, WebhookSignature.digest)
+                .where(expires_at < now)
+                .limit(BATCH_SIZE)
+            ).all()
+            if not keys:
+                return deleted
+            session.exec(
+                delete(WebhookSignature).where(
+                    sa.tuple_(col(WebhookSignature.workflow_id), col(WebhookSignature.digest)).in_(
+                        [tuple(key) for key in keys]
+                    )
+                )
+            )
+        deleted += len(keys)
+
+
 def prune_by_settings(now: datetime | None = None) -> PruneResult:
-    """:func:`prune_executions` with the limits from the settings."""
+    """:func:`prune_executions` with the limits from the settings, and
+    :func:`prune_webhook_signatures`."""
     settings = get_settings()
     days = settings.retention_days
+    prune_webhook_signatures(now)
     older_than = (now or utcnow()) - timedelta(days=days) if days else None
     return prune_executions(
         older_than=older_than, keep_per_workflow=settings.retention_keep_per_workflow or None

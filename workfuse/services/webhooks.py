@@ -22,6 +22,16 @@ The trigger payload that templates see as ``trigger``::
   ``auth``, ``password`` or ``credential``.
 - ``query`` (and form fields): a repeated name becomes a list of its values.
 
+A signature is accepted once (replays are refused with :class:`SignatureReplayed`,
+409): the signatures of stored calls are kept in ``webhook_signatures``, claimed in the
+transaction that stores the call's execution, so two app processes that get the same
+call at once store it once, and a call that stored nothing used up nothing. A
+signature with a timestamp is kept until the timestamp leaves the tolerance window
+(then the timestamp check refuses it anyway); a signature over the body alone never
+expires, so it is kept as long as runs are (``WORKFUSE_RETENTION_DAYS``; for ever with
+0). Expired ones are pruned by the retention job. A repeated signature is refused
+even when its idempotency key names a stored run.
+
 Limits: the signing key is read from the secret store on every signed call (no cache,
 so a rotated key applies at once; with AWS Secrets Manager that is a network round
 trip). One signature per header (schemes that send several, such as Stripe's
@@ -32,35 +42,47 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import hmac
 import json
 import logging
 import re
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl
 
 import anyio.to_thread
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from workfuse.caching import BoundedCache
-from workfuse.db import session_scope, statement_scope
+from workfuse.db import get_engine, session_scope, statement_scope
 from workfuse.db_types import MAX_JSON_DEPTH, json_too_deep, new_id, utcnow
 from workfuse.engine.plan import load_plan
 from workfuse.engine.state import TERMINAL
 from workfuse.group_commit import GroupCommit
 from workfuse.logs import REDACTOR
-from workfuse.models import Execution, ExecutionStatus, NodeRunStatus, SecretReference, Workflow
+from workfuse.models import (
+    Execution,
+    ExecutionStatus,
+    NodeRunStatus,
+    SecretReference,
+    WebhookSignature,
+    Workflow,
+)
 from workfuse.nodes.trigger import TriggerNodeConfig, WebhookHmac
-from workfuse.secrets import process_secret_store
+from workfuse.secrets import SecretNotFound, process_secret_store
 from workfuse.services.errors import (
     UNSTORABLE_TEXT,
     BadRequest,
+    Conflict,
     InvalidInput,
     MethodNotAllowed,
     NotFound,
@@ -69,8 +91,8 @@ from workfuse.services.errors import (
     reject_unstorable_text,
 )
 from workfuse.services.executions import execution_by_idempotency_key, node_runs, send
-from workfuse.services.secrets import get_secret_value_for_run
 from workfuse.services.workflows import ensure_runnable
+from workfuse.settings import get_settings
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +107,27 @@ HIDDEN_HEADER_WORDS = ("token", "secret", "key", "signature", "auth", "password"
 
 _UNIX_SECONDS = re.compile(r"[0-9]{1,12}", re.ASCII)
 _V = TypeVar("_V")
+
+
+class SignatureReplayed(Conflict):
+    """A signed call whose signature was already accepted: a replay (409)."""
+
+    code = "WEBHOOK_REPLAYED"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "this signature was already used: a signed call is accepted once; sign the "
+            "call again (with a new timestamp) to send it again"
+        )
+
+
+@dataclass(frozen=True)
+class SignatureClaim:
+    """A signed call's claim on its signature: ``digest`` (SHA-256 of the algorithm and
+    the HMAC) is not accepted again for the workflow until ``expires_at`` (None: never)."""
+
+    digest: str
+    expires_at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -121,7 +164,13 @@ def receive_webhook(
 
     ``session`` is only read from: the execution is stored and committed through a
     connection of its own, with the executions of concurrent calls. So a caller must
-    not hold uncommitted writes in ``session`` (on SQLite the store would wait for them).
+    not hold uncommitted writes in ``session`` (on SQLite the store would wait for them);
+    its read transaction is ended (committed) before the store, so the call holds one
+    database connection at a time.
+
+    Under overload a database error (``sqlalchemy.exc.TimeoutError`` from a used-up
+    pool, ``OperationalError``) is raised, and then nothing was stored for this call
+    (the API answers 503); a call that returns has its execution stored.
 
     Raises :class:`NotFound` (unknown token or inactive workflow),
     :class:`MethodNotAllowed`, :class:`Unauthorized` (signature missing, wrong or
@@ -140,7 +189,7 @@ def receive_webhook(
         target, was_cached = _webhook_target(session, token, cached=cached)
         config = target.config
         try:
-            idempotency_key = _check_call(session, target, method, header_map, body)
+            idempotency_key, claim = _check_call(session, target, method, header_map, body)
         except ServiceError:
             if not was_cached:
                 raise
@@ -149,6 +198,8 @@ def receive_webhook(
         if idempotency_key is not None:
             existing = execution_by_idempotency_key(session, target.workflow_id, idempotency_key)
             if existing is not None:
+                if claim is not None and _signature_used(session, target.workflow_id, claim):
+                    raise SignatureReplayed()  # a replay learns nothing of the first run
                 wait = config.sync_timeout_seconds
                 return WebhookResult(existing.id, existing.status, wait_seconds=wait)
         payload = {
@@ -158,7 +209,8 @@ def receive_webhook(
             "headers": public_headers(header_map, config),
             "query": _checked(_multi_dict(query), "the query string"),
         }
-        execution_id = _store_execution(target, payload, idempotency_key)
+        _release_connection(session)  # the store below takes a connection of its own
+        execution_id = _store_execution(target, payload, idempotency_key, claim)
         if execution_id is not None:
             send(execution_id)
             wait = config.sync_timeout_seconds
@@ -167,25 +219,37 @@ def receive_webhook(
     raise NotFound(NO_ACTIVE_WORKFLOW)  # changed again meanwhile: treat as gone
 
 
+def _release_connection(session: Session) -> None:
+    """End ``session``'s read transaction, so its connection goes back to the pool before
+    the call waits for another one (the group commit's, the secret store's). A call
+    never holds one connection while it waits for a second: under a burst, calls that
+    each held one and waited for another used up the pool and waited on each other
+    until the pool timed out."""
+    session.commit()
+
+
 def _check_call(
     session: Session,
     target: WebhookTarget,
     method: str,
     headers: Mapping[str, str],
     body: bytes,
-) -> str | None:
+) -> tuple[str | None, SignatureClaim | None]:
     """Refuse a call the trigger does not accept (method, signature); its idempotency
-    key, if the trigger reads one."""
+    key, if the trigger reads one, and its claim on its signature, if it is signed."""
     config = target.config
     if method not in config.methods:
         raise MethodNotAllowed(
             f"this webhook accepts {', '.join(config.methods)}, not {method}",
             list(config.methods),
         )
+    claim = None
     if config.hmac is not None:
         key = _signing_key(session, target, config.hmac)
-        verify_signature(config.hmac, key=key, headers=headers, body=body, now=time.time())
-    return _idempotency_key(config, headers)
+        now = time.time()
+        signature = verify_signature(config.hmac, key=key, headers=headers, body=body, now=now)
+        claim = signature_claim(config.hmac, signature, headers=headers, now=now)
+    return _idempotency_key(config, headers), claim
 
 
 @dataclass(frozen=True)
@@ -209,7 +273,8 @@ def _webhook_target(session: Session, token: str, *, cached: bool) -> tuple[Webh
     if target is not None:
         return target, True
     workflow = None
-    if token and len(token) <= MAX_TOKEN_LENGTH:
+    # A token PostgreSQL cannot even compare (NUL) cannot exist either.
+    if token and len(token) <= MAX_TOKEN_LENGTH and not UNSTORABLE_TEXT.search(token):
         workflow = session.exec(select(Workflow).where(Workflow.webhook_token == token)).first()
     if workflow is None or not workflow.is_active:
         # The same answer for both, so a token cannot be probed for existence.
@@ -234,20 +299,31 @@ def trigger_config(workflow: Workflow) -> TriggerNodeConfig:
 
 
 def _store_execution(
-    target: WebhookTarget, payload: dict[str, Any], idempotency_key: str | None
+    target: WebhookTarget,
+    payload: dict[str, Any],
+    idempotency_key: str | None,
+    claim: SignatureClaim | None = None,
 ) -> str | None:
     """Store a PENDING execution if the workflow is still active at ``target.version``
     (committed with the rows of concurrent calls, see :func:`_insert_executions`); its
     id, or None when the workflow changed (nothing stored). A key taken by a concurrent
-    call returns that call's execution id."""
-    return _intake.submit(_execution_row(target, payload, idempotency_key))
+    call returns that call's execution id; a signature already used (``claim``) is
+    :class:`SignatureReplayed`."""
+    return _intake.submit(_execution_row(target, payload, idempotency_key, claim))
+
+
+#: The key of a row's signature claim (not a column of ``executions``).
+CLAIM = "signature_claim"
 
 
 def _execution_row(
-    target: WebhookTarget, payload: dict[str, Any], idempotency_key: str | None
+    target: WebhookTarget,
+    payload: dict[str, Any],
+    idempotency_key: str | None,
+    claim: SignatureClaim | None = None,
 ) -> dict[str, Any]:
     """A new PENDING execution's row for :func:`_insert_executions` (plus the token its
-    workflow must still have)."""
+    workflow must still have, and the call's signature claim)."""
     return {
         "id": new_id(),
         "status": ExecutionStatus.PENDING,
@@ -259,6 +335,7 @@ def _execution_row(
         "workflow_id": target.workflow_id,
         "user_id": target.user_id,
         "current_token": target.token,
+        CLAIM: claim,
     }
 
 
@@ -268,20 +345,93 @@ def _insert_executions(rows: Sequence[dict[str, Any]]) -> list[str | Exception |
     whose idempotency key is taken (by an earlier call or another row of the batch)
     fails the statement; the rows are then inserted one by one: that row gets the id
     of the execution that has its key, and a row that fails on its own gets its error
-    (for its caller only)."""
-    parameters = {
-        f"{name}_{index}": value for index, row in enumerate(rows) for name, value in row.items()
-    }
+    (for its caller only).
+
+    A batch with signed rows is one transaction on PostgreSQL too: the stored signed
+    rows claim their signatures in it, and one whose signature is taken (by an earlier
+    call, a concurrent one, or an earlier row of the batch) gets
+    :class:`SignatureReplayed`, its execution deleted again before the commit. A row
+    that is not stored (its workflow changed or is gone) claims nothing."""
+    results: list[str | Exception | None] = [None] * len(rows)
+    seen: set[tuple[str, str]] = set()
+    for index, row in enumerate(rows):  # a signature twice in one batch: the first wins
+        claim: SignatureClaim | None = row.get(CLAIM)
+        if claim is not None:
+            if (row["workflow_id"], claim.digest) in seen:
+                results[index] = SignatureReplayed()
+            seen.add((row["workflow_id"], claim.digest))
+    candidates = [index for index in range(len(rows)) if results[index] is None]
+    writing = [rows[index] for index in candidates]
+    signed = any(row.get(CLAIM) is not None for row in writing)
+    replayed: set[str] = set()
     try:
-        with statement_scope() as connection:
-            result = connection.execute(_insert_if_unchanged(len(rows)), parameters)
+        with _write_scope(transaction=signed) as connection:
+            result = connection.execute(_insert_if_unchanged(len(writing)), _parameters(writing))
             stored: set[str] = set(result.scalars())
+            if signed:
+                replayed = _keep_first_signatures(connection, writing, stored)
     except IntegrityError as error:
-        if len(rows) > 1:
-            return [_insert_executions([row])[0] for row in rows]
-        existing = _execution_with_key(rows[0])
-        return [error if existing is None else existing]
-    return [row["id"] if row["id"] in stored else None for row in rows]
+        if len(candidates) > 1:
+            for index in candidates:
+                results[index] = _insert_alone(rows[index])
+            return results
+        existing = _execution_with_key(rows[candidates[0]])
+        results[candidates[0]] = error if existing is None else existing
+        return results
+    for index in candidates:
+        if rows[index]["id"] in replayed:
+            results[index] = SignatureReplayed()
+        elif rows[index]["id"] in stored:
+            results[index] = rows[index]["id"]
+    return results
+
+
+def _keep_first_signatures(
+    connection: sa.Connection, rows: Sequence[dict[str, Any]], stored: set[str]
+) -> set[str]:
+    """Claim the signatures of the signed ``rows`` that were ``stored``; delete the
+    executions whose signature was taken and return their ids."""
+    signed = [row for row in rows if row.get(CLAIM) is not None and row["id"] in stored]
+    granted = _claim_signatures(connection, signed)
+    refused = [
+        row["id"] for row in signed if (row["workflow_id"], row[CLAIM].digest) not in granted
+    ]
+    if refused:
+        executions: sa.Table = Execution.__table__  # type: ignore[attr-defined]
+        connection.execute(sa.delete(executions).where(executions.c.id.in_(refused)))
+    return set(refused)
+
+
+def _parameters(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The parameters of :func:`_insert_if_unchanged` for ``rows``."""
+    return {
+        f"{name}_{index}": value
+        for index, row in enumerate(rows)
+        for name, value in row.items()
+        if name != CLAIM
+    }
+
+
+@contextmanager
+def _write_scope(*, transaction: bool) -> Iterator[sa.Connection]:
+    """:func:`statement_scope`, or with ``transaction`` one transaction on PostgreSQL too
+    (signature claims and executions land together)."""
+    if transaction:
+        with get_engine().begin() as connection:
+            yield connection
+    else:
+        with statement_scope() as connection:
+            yield connection
+
+
+def _insert_alone(row: dict[str, Any]) -> str | Exception | None:
+    """One row of a batch that failed, inserted on its own: its result, or the error
+    (a pool timeout, a database gone) for its caller only, since the rows before it
+    are stored already and their callers must get their ids."""
+    try:
+        return _insert_executions([row])[0]
+    except Exception as error:
+        return error
 
 
 def _execution_with_key(row: dict[str, Any]) -> str | None:
@@ -353,23 +503,22 @@ def _signing_key(session: Session, target: WebhookTarget, config: WebhookHmac) -
             "workflow %s: its webhook signing credential does not exist", target.workflow_id
         )
         raise missing
+    arn = reference.arn
+    _release_connection(session)  # the local store reads through a connection of its own
     try:
-        return get_secret_value_for_run(
-            session=session,
-            store=process_secret_store(),
-            user_id=target.user_id,
-            secret_id=reference.id,
-            redactor=REDACTOR,
-        )
-    except NotFound:
+        value = process_secret_store().get_secret_value(arn)
+    except SecretNotFound:
         log.warning("workflow %s: its webhook signing credential has no value", target.workflow_id)
         raise missing from None
+    REDACTOR.register(value)
+    return value
 
 
 def verify_signature(
     config: WebhookHmac, *, key: str, headers: Mapping[str, str], body: bytes, now: float
-) -> None:
-    """Refuse (:class:`Unauthorized`) unless ``headers`` carry a valid, fresh signature.
+) -> str:
+    """Refuse (:class:`Unauthorized`) unless ``headers`` carry a valid, fresh signature;
+    the signature (the lowercase hex HMAC, however the caller wrote it).
 
     ``headers`` has lowercase names. The expected value is the lowercase hex HMAC of
     the body (``<timestamp>.<body>`` with a timestamp header), keyed with ``key`` as
@@ -406,6 +555,63 @@ def verify_signature(
             f"(expected the hex HMAC-{config.algorithm.upper()} of "
             f"{'<timestamp>.<body>' if config.timestamp_header else 'the raw body'})"
         )
+    return expected
+
+
+def signature_claim(
+    config: WebhookHmac, signature: str, *, headers: Mapping[str, str], now: float
+) -> SignatureClaim:
+    """The claim of a call whose (verified) ``signature`` is the hex HMAC: with a
+    timestamp, until the timestamp leaves the tolerance window; without one, for as
+    long as runs are kept (``WORKFUSE_RETENTION_DAYS``; None, for ever, with 0)."""
+    digest = hashlib.sha256(f"{config.algorithm}={signature}".encode("ascii")).hexdigest()
+    if config.timestamp_header is not None:
+        stamp = int(headers[config.timestamp_header.lower()].strip())
+        # One second more: the window check compares whole seconds with a float clock.
+        until = stamp + config.tolerance_seconds + 1
+        return SignatureClaim(digest, datetime.fromtimestamp(until, UTC))
+    days = get_settings().retention_days
+    expires = datetime.fromtimestamp(now, UTC) + timedelta(days=days) if days else None
+    return SignatureClaim(digest, expires)
+
+
+def _claim_signatures(
+    connection: sa.Connection, rows: Sequence[dict[str, Any]]
+) -> set[tuple[str, str]]:
+    """Claim the signatures of ``rows`` (distinct ones): insert each, or take over an
+    expired row; the ``(workflow_id, digest)`` pairs claimed. A pair that is missing
+    was taken. A concurrent claim of the same pair (another transaction, another app
+    process) waits for it, then finds it taken, or free again if it rolled back."""
+    if not rows:
+        return set()
+    table: sa.Table = WebhookSignature.__table__  # type: ignore[attr-defined]
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    values = [
+        {
+            "workflow_id": row["workflow_id"],
+            "digest": row[CLAIM].digest,
+            "expires_at": row[CLAIM].expires_at,
+        }
+        for row in rows
+    ]
+    insert = dialect.insert(table).values(values)
+    statement = insert.on_conflict_do_update(
+        index_elements=[table.c.workflow_id, table.c.digest],
+        set_={"expires_at": insert.excluded.expires_at},
+        where=table.c.expires_at <= datetime.now(UTC),  # NULL (never expires) stays taken
+    ).returning(table.c.workflow_id, table.c.digest)
+    return {(str(row[0]), str(row[1])) for row in connection.execute(statement)}
+
+
+def _signature_used(session: Session, workflow_id: str, claim: SignatureClaim) -> bool:
+    """Whether a stored call of the workflow has this signature (and it has not expired)."""
+    table: sa.Table = WebhookSignature.__table__  # type: ignore[attr-defined]
+    found = session.execute(
+        sa.select(table.c.expires_at).where(
+            table.c.workflow_id == workflow_id, table.c.digest == claim.digest
+        )
+    ).first()
+    return found is not None and (found[0] is None or found[0] > datetime.now(UTC))
 
 
 def sign(key: str, body: bytes, *, algorithm: str = "sha256", timestamp: str | None = None) -> str:
@@ -543,10 +749,21 @@ def _finite_float(text: str) -> float:
 async def wait_for_result(*, execution_id: str, timeout_seconds: float) -> WebhookResult:
     """Wait (polling the database every ``SYNC_POLL_S``) up to ``timeout_seconds`` for the
     execution to end; its status and the output of the last node, in execution order,
-    that succeeded. Not finished in time: the last status seen (``finished`` False)."""
+    that succeeded. Not finished in time: the last status seen (``finished`` False).
+    The database failing meanwhile (busy pool, down) ends the wait the same way: the
+    execution is stored already, so the call is answered as accepted, not refused."""
     deadline = time.monotonic() + timeout_seconds
+    result = WebhookResult(execution_id=execution_id, status=ExecutionStatus.PENDING)
     while True:
-        result = await anyio.to_thread.run_sync(_current_result, execution_id)
+        try:
+            result = await anyio.to_thread.run_sync(_current_result, execution_id)
+        except (sa.exc.TimeoutError, sa.exc.OperationalError) as error:
+            log.warning(
+                "execution %s: stopped waiting for its result (%s)",
+                execution_id,
+                type(error).__name__,
+            )
+            return result
         remaining = deadline - time.monotonic()
         if result.finished or remaining <= 0:
             return result

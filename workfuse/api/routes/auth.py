@@ -7,7 +7,7 @@ from datetime import datetime
 from fastapi import APIRouter, Request, Response, status
 from pydantic import Field
 
-from workfuse.api.deps import SESSION_COOKIE, CurrentUser, DbSession
+from workfuse.api.deps import SESSION_COOKIE, CurrentUser, DbSession, OwnOrigin
 from workfuse.models import MAX_EMAIL_LENGTH, MAX_NAME_LENGTH, ApiSchema, ApiTokenPublic, UserPublic
 from workfuse.services import api_tokens, auth
 from workfuse.services.users import MAX_PASSWORD_LENGTH
@@ -62,7 +62,7 @@ def _session_info(signed_in: auth.SignedIn) -> SessionInfo:
     )
 
 
-@router.post("/auth/sign-up", status_code=status.HTTP_201_CREATED)
+@router.post("/auth/sign-up", status_code=status.HTTP_201_CREATED, dependencies=[OwnOrigin])
 def sign_up(data: SignUp, response: Response, session: DbSession) -> SessionInfo:
     """Create an account and sign in (sets the session cookie)."""
     signed_in = auth.sign_up(
@@ -72,7 +72,7 @@ def sign_up(data: SignUp, response: Response, session: DbSession) -> SessionInfo
     return _session_info(signed_in)
 
 
-@router.post("/auth/sign-in")
+@router.post("/auth/sign-in", dependencies=[OwnOrigin])
 def sign_in(data: SignIn, request: Request, response: Response, session: DbSession) -> SessionInfo:
     """Sign in with email and password (sets the session cookie); throttled on failures."""
     client = request.client.host if request.client else None
@@ -83,7 +83,7 @@ def sign_in(data: SignIn, request: Request, response: Response, session: DbSessi
     return _session_info(signed_in)
 
 
-@router.post("/auth/sign-out", status_code=status.HTTP_204_NO_CONTENT)
+@router.post("/auth/sign-out", status_code=status.HTTP_204_NO_CONTENT, dependencies=[OwnOrigin])
 def sign_out(request: Request, response: Response, session: DbSession) -> None:
     """End this session (the cookie's token stops working at once)."""
     auth.sign_out(session=session, token=request.cookies.get(SESSION_COOKIE))

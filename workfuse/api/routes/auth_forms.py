@@ -14,13 +14,14 @@ from urllib.parse import urlencode, urlsplit
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse
 
-from workfuse.api.deps import SESSION_COOKIE, DbSession
+from workfuse.api.deps import SESSION_COOKIE, DbSession, OwnOrigin
 from workfuse.api.routes.auth import set_session_cookie
 from workfuse.services import auth
 from workfuse.services.errors import ServiceError
 from workfuse.ui import routes
 
-router = APIRouter(prefix="/api/auth/form", include_in_schema=False)
+#: Every route here sets or clears the session cookie: only the app's own pages may post.
+router = APIRouter(prefix="/api/auth/form", include_in_schema=False, dependencies=[OwnOrigin])
 
 FormText = Annotated[str, Form(max_length=1000)]
 NextPath = Annotated[str, Form(alias="next", max_length=1000)]

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Body, Query, status
 from workfuse.api.deps import CurrentUser, DbSession
 from workfuse.models import ApiSchema, ExecutionStatus, LogLevel, NodeRunStatus
 from workfuse.services import executions as service
+from workfuse.services.errors import InvalidInput
 
 router = APIRouter(tags=["executions"])
 
@@ -121,8 +122,8 @@ def list_executions(
         user=user,
         workflow_id=workflow_id,
         status=execution_status,
-        started_after=_utc(started_after),
-        started_before=_utc(started_before),
+        started_after=_utc(started_after, "startedAfter"),
+        started_before=_utc(started_before, "startedBefore"),
         limit=limit,
         cursor=cursor,
     )
@@ -173,8 +174,14 @@ def retry_execution(
     return ExecutionSummary.model_validate(execution)
 
 
-def _utc(moment: datetime | None) -> datetime | None:
-    """A datetime without an offset is read as UTC (stored datetimes are all UTC)."""
-    if moment is None or moment.tzinfo is not None:
-        return moment
-    return moment.replace(tzinfo=UTC)
+def _utc(moment: datetime | None, name: str) -> datetime | None:
+    """``moment`` in UTC; one without an offset is read as UTC (stored datetimes are
+    all UTC). One whose UTC time falls outside the years 1-9999 is refused (422)."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise InvalidInput(f"{name} is out of range: in UTC, not within the years 1-9999") from None

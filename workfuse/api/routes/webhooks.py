@@ -38,8 +38,9 @@ Answers `202 {executionId}` once the execution is stored (even if the queue is d
 it runs later). In synchronous mode, `200 {executionId, status, output}` when the run
 ends in time (`output`: the last node that succeeded), else `202`. Refusals store
 nothing: `404` unknown token or inactive workflow, `405` method not accepted, `401`
-signature missing, wrong or stale, `400` a body that is not valid JSON, `413` a body
-over `WORKFUSE_WEBHOOK_MAX_BYTES`."""
+signature missing, wrong or stale, `409` a signature already used (a replay), `400` a
+body that is not valid JSON, `413` a body over `WORKFUSE_WEBHOOK_MAX_BYTES`, `503` with
+`Retry-After` overload or the database down (send the call again)."""
 
 
 class WebhookAccepted(ApiSchema):
