@@ -90,7 +90,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--provider", choices=PROVIDERS, help="a real provider (needs --model)")
     parser.add_argument("--model", help="the provider's model name, e.g. gpt-4o-mini")
-    parser.add_argument("--base-url", help="endpoint (openai-compatible, or a proxy)")
+    parser.add_argument(
+        "--base-url",
+        help="endpoint of an openai-compatible server (for a proxy of another provider, "
+        "set WORKFUSE_<PROVIDER>_BASE_URL: the settings' key only goes there)",
+    )
     parser.add_argument(
         "--concurrency", type=int, default=DEFAULT_CONCURRENCY, help="cases at a time"
     )
