@@ -169,6 +169,10 @@ def test_a_pattern_that_takes_exponential_time_to_compile_is_stopped() -> None:
     assert [problem.field for problem in problems] == ["conditions.0.value"]
     assert "regular expression" in problems[0].message
     assert time.perf_counter() - started < 15
+    # And checking it again (the editor does at every change) answers at once
+    again = time.perf_counter()
+    assert condition.check_config(config) == problems
+    assert time.perf_counter() - again < 0.1
 
 
 def test_matches_needs_a_string_pattern() -> None:

@@ -172,8 +172,8 @@ def check_config(config: ConditionNodeConfig) -> list[ConfigProblem]:
             continue
         try:
             error = _pattern_error(rule.value)
-        except SandboxError as failure:
-            error = f"the regular expression could not be checked: {failure.message}"
+        except SandboxError as failure:  # the sandbox process stopped: not cached
+            error = _unchecked(failure)
         if error is not None:
             problems.append(ConfigProblem(f"conditions.{index}.value", error))
     return problems
@@ -181,7 +181,17 @@ def check_config(config: ConditionNodeConfig) -> list[ConfigProblem]:
 
 @functools.lru_cache(maxsize=1024)
 def _pattern_error(pattern: str) -> str | None:
-    return sandbox.default_pool().check_regex(pattern)
+    # A pattern whose compilation ran out of time or memory will do so again: cached.
+    try:
+        return sandbox.default_pool().check_regex(pattern)
+    except SandboxError as failure:
+        if failure.kind == "crashed":
+            raise
+        return _unchecked(failure)
+
+
+def _unchecked(failure: SandboxError) -> str:
+    return f"the regular expression could not be checked: {failure.message}"
 
 
 SPEC = NodeSpec(

@@ -85,24 +85,34 @@ def check_syntax(config: TransformNodeConfig) -> str | None:
 
 @functools.lru_cache(maxsize=1024)
 def _syntax_error(language: str, code: str) -> str | None:
-    # Cached: saving a workflow re-checks every transform, and a check is a round trip
-    # to a sandbox process.
-    if language == "javascript":
-        return sandbox.default_pool().check_javascript(code)
-    return sandbox.default_pool().check_jsonata(code)
+    # Cached: saving a workflow (and every change in the editor) re-checks every
+    # transform, and a check is a round trip to a sandbox process. Code whose check ran
+    # out of time or memory will do so again: that answer is cached too.
+    pool = sandbox.default_pool()
+    try:
+        if language == "javascript":
+            return pool.check_javascript(code)
+        return pool.check_jsonata(code)
+    except SandboxError as failure:
+        if failure.kind == "crashed":
+            raise
+        return _unchecked(failure)
+
+
+def _unchecked(failure: SandboxError) -> str:
+    return f"the code's syntax could not be checked: {failure.message}"
 
 
 def check_config(config: TransformNodeConfig) -> list[ConfigProblem]:
     """The code's syntax error, found before the workflow is saved.
 
-    If the code could not be checked (the sandbox process stopped, or the check ran past
-    its time limit), that is the problem reported: it is not cached, so the next check
-    retries.
+    If the code could not be checked, that is the problem reported; when the sandbox
+    process stopped under the check it is not cached, so the next check retries.
     """
     try:
         error = check_syntax(config)
-    except SandboxError as failure:
-        return [ConfigProblem("code", f"the code's syntax could not be checked: {failure.message}")]
+    except SandboxError as failure:  # the sandbox process stopped: not cached
+        return [ConfigProblem("code", _unchecked(failure))]
     return [] if error is None else [ConfigProblem("code", error)]
 
 

@@ -44,7 +44,8 @@ INTERRUPT_REPEAT_S = 0.05  #: seconds between interruptions until the call ends
 LONG_CALL_S = 0.1  #: seconds a call runs at its process's normal priority
 LONG_CALL_NICENESS = 10  #: how much lower a long call's process runs (``nice`` steps)
 STARTUP_LIMIT_S = 30.0  #: seconds a sandbox process may take to start or to load V8
-CHECK_TIMEOUT_MS = 10_000  #: ms a syntax check (compiling code, a pattern) may take
+#: ms a syntax check (compiling code, a pattern) may take: the editor waits for it
+CHECK_TIMEOUT_MS = 3_000
 MEMORY_HEADROOM = 128 * 1024 * 1024  #: bytes of data beyond the heap limit (see data_allowance)
 RECYCLE_GROWTH_BYTES = 64 * 1024 * 1024  #: data bytes kept after a call that retire a process
 
