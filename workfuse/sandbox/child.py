@@ -37,6 +37,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import logging
+import math
 import os
 import signal
 import subprocess
@@ -77,6 +78,7 @@ class Call:
 
     request: wire.Request
     future: Future[str] = field(default_factory=Future)
+    queued_at: float = 0.0  #: when it started waiting for a process (monotonic seconds)
     sent_at: float = 0.0  #: monotonic seconds
     started_at: float | None = None  #: when its time limit started (monotonic seconds)
 
@@ -200,6 +202,11 @@ class SandboxChild:
             if call is not None:
                 return call.sent_at + STARTUP_LIMIT_S
             return None if self.ready else self.started_at + STARTUP_LIMIT_S
+
+    def running_since(self, now: float) -> float:
+        """Seconds its call has been running at ``now`` (infinite without a call)."""
+        call = self.call
+        return math.inf if call is None else now - call.sent_at
 
     def lower_priority(self) -> None:
         """Run this process's threads :data:`~workfuse.sandbox.limits.LONG_CALL_NICENESS`

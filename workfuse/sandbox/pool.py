@@ -11,9 +11,11 @@ Processes
     At most ``max_processes`` run at once (``WORKFUSE_SANDBOX_PROCESSES`` for the
     default pool). A call goes to a ready, free process; without one it waits in line
     for the first process that is free or becomes ready, and a process is started for
-    it if there is room. While two or more calls run, :data:`SPARES` more processes
-    are kept ready beside them, so that a call seldom waits for a start. Idle processes stop after
-    :data:`SPARE_IDLE_STOP_S`, the last one after ``idle_stop_s``. Once the pool has
+    it when no running call is likely to end soon (:data:`QUEUE_PATIENCE_S`), room
+    permitting. While processes are being lost under their calls (hostile calls killed
+    at their limits) and two or more calls run, :data:`CHURN_SPARES` processes are kept
+    ready beside them, so that other calls do not wait for a start. Idle processes stop
+    after :data:`SPARE_IDLE_STOP_S`, the last one after ``idle_stop_s``. Once the pool has
     run JavaScript, new processes load V8 at start.
 
 Limits
@@ -38,6 +40,7 @@ import collections
 import itertools
 import json
 import logging
+import math
 import os
 import sys
 import threading
@@ -61,10 +64,14 @@ from workfuse.sandbox.limits import CHECK_TIMEOUT_MS, HostLimits
 DEFAULT_MAX_PROCESSES = 8  #: sandbox processes one process (app, worker) may run at once
 IDLE_STOP_S = 300.0  #: seconds without a call after which the last idle process stops
 SPARE_IDLE_STOP_S = 30.0  #: seconds after which any other idle process stops
-#: processes kept ready beside two or more running calls: a call that finds every
-#: process busy waits for a start, and hostile calls that die (killed at their limit)
-#: take a spare each when they start again
-SPARES = 2
+#: seconds a queued call waits for a running call to end before a process is started
+#: for it (when a running call started that recently: most calls take about 1 ms)
+QUEUE_PATIENCE_S = 0.005
+#: processes kept ready beside two or more running calls within CHURN_WINDOW_S of a
+#: process lost under its call: each call that starts again after such a loss (a
+#: hostile one killed at its limit) takes one, and the others should not wait for a start
+CHURN_SPARES = 2
+CHURN_WINDOW_S = 30.0  #: seconds
 _WATCHDOG_IDLE_S = 5.0  #: seconds the watchdog sleeps when nothing is running
 #: seconds between the watchdog's looks while calls run or have just run (so that a
 #: new call need not wake it)
@@ -103,6 +110,7 @@ class SandboxPool:
         self._watchdog: threading.Thread | None = None
         self._next_wake = 0.0  #: when the sleeping watchdog wakes (monotonic s); 0: awake
         self._last_sent = 0.0  #: when the last call was handed to a process (monotonic s)
+        self._last_loss = -math.inf  #: when a process was last lost under a call
         #: sandbox processes started so far (replacements included); for tests and monitoring
         self.processes_started = 0
         _live_pools.add(self)
@@ -216,8 +224,11 @@ class SandboxPool:
                 self._javascript_seen = True
             child = self._take_idle()
             if child is None:
+                call.queued_at = time.monotonic()
                 self._queue.append(call)
-                self._start_for_queue()
+                self._grow_for_queue(call.queued_at)
+                if call.queued_at + QUEUE_PATIENCE_S < self._next_wake:
+                    self._wake.notify_all()  # the watchdog grows the pool if it waits
                 return call
             call.future.set_running_or_notify_cancel()
         child.start_call(call)
@@ -236,16 +247,27 @@ class SandboxPool:
         return None
 
     def _keep_spares(self) -> None:
-        """While two or more calls run, have :data:`SPARES` more processes ready (or
-        starting), room permitting."""
-        if len(self._busy) < 2:
+        """While processes are being lost under their calls and two or more calls run,
+        have :data:`CHURN_SPARES` more processes ready (or starting), room permitting."""
+        if len(self._busy) < 2 or time.monotonic() - self._last_loss >= CHURN_WINDOW_S:
             return
-        while len(self._idle) + len(self._starting) < SPARES and self._count() < self.max_processes:
+        while (
+            len(self._idle) + len(self._starting) < CHURN_SPARES
+            and self._count() < self.max_processes
+        ):
             self._start_child()
 
-    def _start_for_queue(self) -> None:
-        """Start processes for queued calls that no starting process will serve."""
-        while len(self._starting) < len(self._queue) and self._count() < self.max_processes:
+    def _grow_for_queue(self, now: float) -> None:
+        """Start processes for queued calls that no starting process will serve: for
+        every one of them if no running call started within :data:`QUEUE_PATIENCE_S`,
+        else (one of those will likely end first) only for the calls that have waited
+        that long. A process costs about 20 MB (75 MB with V8): a burst of quick calls
+        shares the ones there are."""
+        if any(child.running_since(now) < QUEUE_PATIENCE_S for child in self._busy):
+            waiting = sum(now - call.queued_at >= QUEUE_PATIENCE_S for call in self._queue)
+        else:
+            waiting = len(self._queue)
+        while len(self._starting) < waiting and self._count() < self.max_processes:
             self._start_child()
 
     def _command(self) -> list[str]:
@@ -295,6 +317,8 @@ class SandboxPool:
         (the sandbox cannot start, or keeps failing to); others get a new process."""
         failed = None
         with self._lock:
+            if child in self._busy:  # killed or retired under a call (not stopped idle)
+                self._last_loss = time.monotonic()
             was_starting = child in self._starting
             self._starting.discard(child)
             self._busy.discard(child)
@@ -304,7 +328,7 @@ class SandboxPool:
                 return
             if was_starting:
                 failed = self._next_queued()
-            self._start_for_queue()
+            self._grow_for_queue(time.monotonic())
         if failed is not None:
             failed.future.set_exception(child.startup_failure())
 
@@ -353,6 +377,9 @@ class SandboxPool:
                     check = child.next_check()
                     if check is not None:
                         wake = min(wake, check)
+                self._grow_for_queue(now)
+                if self._queue:
+                    wake = min(wake, self._queue[0].queued_at + QUEUE_PATIENCE_S)
                 remaining = self._count()
                 for child in list(self._idle):  # the longest idle first
                     limit = self._idle_stop_s if remaining == 1 else self._spare_idle_stop_s
