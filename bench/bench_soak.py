@@ -11,13 +11,13 @@ execution has finished and prints one line per figure:
 * executions stored for the accepted calls (``lost`` = accepted - stored), completed,
   and how long they took from the call to completion (lag p50/p99/max, from the rows'
   ``started_at``/``completed_at``);
-* RSS of the app's serving process and of the worker process (each with the JavaScript
-  sandbox process it started, if any) at rest before the load, after the first 10,000
+* RSS of the app's serving process and of the worker process (each with the sandbox
+  processes it started, if any) at rest before the load, after the first 10,000
   executions completed, at the peak and at the end, and the growth (end - start)
   against ``--memory-bound-mb``.
 
 ``--transform javascript`` makes the workflow's transform JavaScript (the same result),
-so the JavaScript sandbox process is started and counted.
+so the sandbox processes load V8.
 
 Exit status 1 when an answer was not 202, a call failed, an accepted call has no
 execution, an execution did not complete, or a process grew by more than the bound.
@@ -224,7 +224,7 @@ def main() -> None:
             f"  {name + ' RSS':<13} start {start.serving:.0f} MB, {at_milestone},"
             f" peak {peak:.0f} MB, end {end.serving:.0f} MB: growth {growth:+.0f} MB"
             f" (bound {args.memory_bound_mb:g} MB -> {verdict})"
-            + (f"; JavaScript sandbox {end.sandbox:.0f} MB of it" if end.sandbox else "")
+            + (f"; sandbox processes {end.sandbox:.0f} MB of it" if end.sandbox else "")
         )
     if samples:
         trend = [sample.completed / sample.second for sample in samples if sample.second > 0]

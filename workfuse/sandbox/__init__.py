@@ -1,9 +1,10 @@
-"""Sandboxes for user code: JavaScript in a V8 isolate and JSONata expressions.
+"""Sandboxes for user code: JavaScript in a V8 isolate, JSONata expressions and
+regular expressions, each run in a sandbox process (:mod:`.pool`).
 
-Both take the template context (``nodes``, ``trigger``, ``env``) as plain JSON data
-and raise :class:`SandboxError` with a :data:`SandboxErrorKind` when the code fails.
-They know nothing of nodes or executions: the transform node maps the kinds onto its
-``TRANSFORM_*`` error codes.
+JavaScript and JSONata take the template context (``nodes``, ``trigger``, ``env``) as
+plain JSON data; every failure is a :class:`SandboxError` with a
+:data:`SandboxErrorKind`. They know nothing of nodes or executions: the transform and
+condition nodes map the kinds onto their error codes.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ SandboxErrorKind = Literal[
     "input_too_large",  # the context is larger than MAX_INPUT_BYTES once encoded
     "invalid_result",  # the result cannot be turned into JSON
     "output_too_large",  # the result is larger than MAX_OUTPUT_CHARS once encoded
-    "crashed",  # the process running the code stopped (JavaScript's sandbox process)
+    "crashed",  # the sandbox process running the code stopped (killed from outside)
 ]
 
 MAX_INPUT_BYTES = 10 * 1024 * 1024  #: the encoded context (``nodes``, ``trigger``, ``env``)
@@ -76,7 +77,7 @@ def timeout_error(language: str, timeout_ms: int, *, check: bool = False) -> San
 
 def _json_default(value: object) -> Any:
     """Plain JSON for what node outputs may hold besides JSON types."""
-    # Imported here: the JavaScript sandbox process imports this package and never
+    # Imported here: a sandbox process imports this package and never
     # sees a model, so it does not pay for pydantic.
     from pydantic import BaseModel
 
