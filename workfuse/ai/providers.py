@@ -31,6 +31,7 @@ from urllib.parse import urlsplit
 
 from workfuse import net
 from workfuse.net.bridge import httpx2_async_client
+from workfuse.net.policy import DEFAULT_PORTS
 from workfuse.settings import Settings, get_settings
 
 if TYPE_CHECKING:  # pydantic-ai takes about 1.4 s to import: only when a model is built
@@ -47,7 +48,6 @@ OFFICIAL_BASE_URLS: dict[str, str] = {
     "anthropic": "https://api.anthropic.com",
     "gemini": "https://generativelanguage.googleapis.com/",
 }
-_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 class ProviderNotConfigured(Exception):
@@ -112,7 +112,7 @@ def normalise_url(url: str) -> str:
     host = (parts.hostname or "").lower()
     if ":" in host:
         host = f"[{host}]"
-    netloc = host if port in (None, _DEFAULT_PORTS.get(scheme)) else f"{host}:{port}"
+    netloc = host if port in (None, DEFAULT_PORTS.get(scheme)) else f"{host}:{port}"
     if parts.username is not None or parts.password is not None:
         netloc = f"{parts.netloc.rpartition('@')[0]}@{netloc}"
     query = f"?{parts.query}" if parts.query else ""

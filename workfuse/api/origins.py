@@ -41,10 +41,11 @@ from urllib.parse import urlsplit
 
 from starlette.types import Scope
 
+from workfuse.net.policy import DEFAULT_PORTS
+
 if TYPE_CHECKING:
     from workfuse.settings import Settings
 
-DEFAULT_PORTS = {"http": 80, "https": 443}
 #: The scheme of the page that opens a request with this ASGI scheme.
 PAGE_SCHEMES = {"http": "http", "ws": "http", "https": "https", "wss": "https"}
 _HOST_NAME = re.compile(r"[a-z0-9_-]+(\.[a-z0-9_-]+)*\.?")

@@ -56,6 +56,8 @@ class InvalidURL(EgressDenied):
         super().__init__(f"not a valid URL: {problem}", host=host, reason="invalid URL")
 
 
+#: The schemes a URL going out (or a browser origin) may have, and their default ports.
+DEFAULT_PORTS = {"http": 80, "https": 443}
 MAX_HOST_LENGTH = 253  #: characters of a domain name (without a trailing dot)
 MAX_LABEL_LENGTH = 63  #: characters of one label of a domain name
 _HOST_LABEL = re.compile(rb"[A-Za-z0-9_-]{1,%d}" % MAX_LABEL_LENGTH)
@@ -94,7 +96,7 @@ def _check_url_syntax(url: httpx.URL, host: str) -> None:
 
 
 def _check_scheme(url: httpx.URL) -> None:
-    if url.scheme not in ("http", "https"):
+    if url.scheme not in DEFAULT_PORTS:
         reason = f"the {url.scheme} scheme is refused" if url.scheme else "no scheme"
         message = f"{reason}: only http:// and https:// URLs may go out"
         raise EgressDenied(message, host=_normalise_host(url.host), reason=reason)

@@ -25,6 +25,8 @@ from collections.abc import Iterable
 
 import httpx
 
+from workfuse.net.policy import DEFAULT_PORTS
+
 #: Request extension: names of headers that carry a credential, e.g.
 #: ``client.build_request(..., extensions={SECRET_HEADERS: ("X-Shop-Key",)})``.
 SECRET_HEADERS = "workfuse.secret_headers"
@@ -46,12 +48,10 @@ CREDENTIAL_WORDS = (
 #: Names that contain a word above but carry no credential.
 NOT_CREDENTIALS = frozenset({"idempotency-key"})
 
-_DEFAULT_PORTS = {"http": 80, "https": 443}
-
 
 def origin(url: httpx.URL) -> tuple[str, str, int | None]:
     """``(scheme, host, port)`` with the scheme's default port filled in."""
-    return url.scheme, url.host.lower(), url.port or _DEFAULT_PORTS.get(url.scheme)
+    return url.scheme, url.host.lower(), url.port or DEFAULT_PORTS.get(url.scheme)
 
 
 def is_credential_header(name: str, marked: Iterable[str] = ()) -> bool:
