@@ -34,7 +34,6 @@ from workfuse.sandbox import pool as sandbox
 
 MAX_RULES = 100
 REGEX_TIMEOUT_MS = 250  #: ms one ``matches`` may take (compiling and searching)
-MAX_MATCH_INPUT = 1_000_000  #: characters of field text a ``matches`` rule looks at
 
 Operator = Literal["eq", "ne", "gt", "lt", "contains", "matches"]
 
@@ -131,7 +130,7 @@ def _contains(container: Any, item: Any) -> bool:
 async def _matches(field: Any, pattern: Any, rule_index: int) -> bool:
     try:
         return await sandbox.default_pool().search_regex_async(
-            str(pattern), _as_text(field)[:MAX_MATCH_INPUT], timeout_ms=REGEX_TIMEOUT_MS
+            str(pattern), _as_text(field), timeout_ms=REGEX_TIMEOUT_MS
         )
     except SandboxError as error:
         code = {

@@ -24,12 +24,10 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import resource
 import signal
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 from workfuse.sandbox import MAX_OUTPUT_CHARS
 from workfuse.sandbox.javascript.calls import (
@@ -46,10 +44,10 @@ LONG_CALL_NICENESS = 10  #: how much lower a long call's process runs (``nice`` 
 STARTUP_LIMIT_S = 30.0  #: seconds a sandbox process may take to start or to load V8
 #: ms a syntax check (compiling code, a pattern) may take: the editor waits for it
 CHECK_TIMEOUT_MS = 3_000
+MAX_REGEX_SUBJECT_CHARS = 1_000_000  #: characters of text a regular expression searches
 MEMORY_HEADROOM = 128 * 1024 * 1024  #: bytes of data beyond the heap limit (see data_allowance)
 RECYCLE_GROWTH_BYTES = 64 * 1024 * 1024  #: data bytes kept after a call that retire a process
 
-_STATUS = Path("/proc/self/status")
 _PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
 _statm: int | None = None  #: /proc/self/statm, opened on first use (by a sandbox process)
 
@@ -72,11 +70,6 @@ def data_allowance(memory_limit: int) -> int:
     return memory_limit + MEMORY_HEADROOM
 
 
-def _status_kib(name: str) -> int:
-    match = re.search(rf"^{name}:\s+(\d+) kB", _STATUS.read_text(), re.MULTILINE)
-    return int(match.group(1)) if match else 0
-
-
 def data_in_use() -> int:
     """Bytes of this process's data segment and stack (``/proc/self/statm``; about 1 µs:
     the file stays open)."""
@@ -84,11 +77,6 @@ def data_in_use() -> int:
     if _statm is None:
         _statm = os.open("/proc/self/statm", os.O_RDONLY | os.O_CLOEXEC)
     return int(os.pread(_statm, 256, 0).split()[5]) * _PAGE_BYTES
-
-
-def resident() -> int:
-    """Bytes of this process's resident memory (``VmRSS``)."""
-    return _status_kib("VmRSS") * 1024
 
 
 def cap_data(allowance: int) -> None:

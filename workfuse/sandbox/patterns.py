@@ -14,9 +14,9 @@ import functools
 import regex  # type: ignore[import-untyped, unused-ignore]
 
 from workfuse.sandbox import SandboxError
+from workfuse.sandbox.limits import MAX_REGEX_SUBJECT_CHARS
 
 CACHE_SIZE = 256  #: compiled patterns kept
-MAX_SUBJECT_CHARS = 1_000_000  #: characters of text a search looks at
 
 
 @functools.lru_cache(maxsize=CACHE_SIZE)
@@ -34,12 +34,12 @@ def check(pattern: str) -> SandboxError | None:
 
 
 def search(pattern: str, text: str, *, timeout_ms: int) -> bool:
-    """Whether ``pattern`` occurs in the first :data:`MAX_SUBJECT_CHARS` of ``text``."""
+    """Whether ``pattern`` occurs in the first :data:`MAX_REGEX_SUBJECT_CHARS` of ``text``."""
     error = check(pattern)
     if error is not None:
         raise error
     try:
-        found = _compiled(pattern).search(text[:MAX_SUBJECT_CHARS], timeout=timeout_ms / 1000)
+        found = _compiled(pattern).search(text[:MAX_REGEX_SUBJECT_CHARS], timeout=timeout_ms / 1000)
     except TimeoutError:
         raise SandboxError(
             f"the regular expression took longer than {timeout_ms} ms (catastrophic backtracking?)",

@@ -59,7 +59,7 @@ from workfuse.sandbox.javascript.calls import (
     clamp_timeout,
     decode_result,
 )
-from workfuse.sandbox.limits import CHECK_TIMEOUT_MS, HostLimits
+from workfuse.sandbox.limits import CHECK_TIMEOUT_MS, MAX_REGEX_SUBJECT_CHARS, HostLimits
 
 DEFAULT_MAX_PROCESSES = 8  #: sandbox processes one process (app, worker) may run at once
 IDLE_STOP_S = 300.0  #: seconds without a call after which the last idle process stops
@@ -161,7 +161,8 @@ class SandboxPool:
 
     async def search_regex_async(self, pattern: str, text: str, *, timeout_ms: int) -> bool:
         """Whether ``pattern`` occurs in ``text`` (its first million characters)."""
-        call = self._submit("regex", "run", pattern, text, timeout_ms)
+        subject = text[:MAX_REGEX_SUBJECT_CHARS]  # no more crosses the pipe
+        call = self._submit("regex", "run", pattern, subject, timeout_ms)
         answer: str = await asyncio.wrap_future(call.future)
         return answer == "true"
 
