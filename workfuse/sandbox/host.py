@@ -113,14 +113,15 @@ class _Engines:
             body = self._run(request)
         except SandboxError as error:
             status, body = "error", wire.error_body(error)
+            if error.kind in ("timeout", "memory"):
+                self._recover()
         except MemoryError:
             failure = SandboxError(memory_message(request.language), kind="memory")
             status, body = "error", wire.error_body(failure)
+            self._recover()
         except Exception as error:  # every call gets an answer; the engine's state is unknown
             failure = SandboxError(f"the sandbox failed: {error}", kind="error")
             return wire.Answer(request.call_id, "error", wire.error_body(failure), True)
-        if status == "error":
-            self._recover()
         grown = data_in_use() - self._baseline > RECYCLE_GROWTH_BYTES
         return wire.Answer(request.call_id, status, body, grown)
 
