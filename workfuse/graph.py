@@ -17,6 +17,7 @@ from pydantic.alias_generators import to_camel
 MAX_LABEL_LENGTH = 200  #: characters
 MAX_ID_LENGTH = 128  #: characters
 NODE_ID_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_-]*$"
+MAX_TYPE_VERSION = 1000
 MAX_RETRY_ATTEMPTS = 20
 MAX_RETRY_DELAY_MS = 3_600_000  #: ms, one hour
 
@@ -51,10 +52,19 @@ class NodeConfiguration(GraphModel):
 
 
 class WorkflowNode(GraphModel):
+    """A node; ``typeVersion`` is the version of its type it was saved with (1 when
+    absent: every node saved before node types had versions)."""
+
     id: str = Field(min_length=1, max_length=MAX_ID_LENGTH, pattern=NODE_ID_PATTERN)
     type: str = Field(min_length=1, max_length=64)
+    type_version: int | None = Field(default=None, ge=1, le=MAX_TYPE_VERSION)
     position: Position = Field(default_factory=Position)
     data: NodeConfiguration
+
+    @property
+    def version(self) -> int:
+        """The version of its type this node runs with."""
+        return self.type_version or 1
 
 
 class WorkflowEdge(GraphModel):

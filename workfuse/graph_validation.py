@@ -27,16 +27,14 @@ from workfuse.graph import (
     parse_graph,
 )
 from workfuse.nodes.base import NodeSpec
+from workfuse.nodes.registry import REGISTRY, NodeRegistry, UnknownNodeType
 
 if TYPE_CHECKING:
     import networkx as nx
-from workfuse.nodes.condition import ConditionNodeConfig
-from workfuse.nodes.registry import REGISTRY, NodeRegistry
 from workfuse.templating import TemplateProblem, validate_template
 
 MAX_NODES = 5_000
 MAX_EDGES = 20_000
-TRIGGER_TYPE = "trigger"
 MAX_CYCLE_IN_MESSAGE = 20  #: nodes of a cycle named in its message
 
 
@@ -166,7 +164,8 @@ def _topological_order(successors: list[list[int]]) -> list[int]:
 def parse_config(
     node_type: str, config: dict[str, Any], registry: NodeRegistry = REGISTRY
 ) -> BaseModel:
-    """A node's typed config (raises ``pydantic.ValidationError`` if it does not match)."""
+    """A node's typed config at the newest version of its type (raises
+    ``pydantic.ValidationError`` if it does not match)."""
     return registry.get(node_type).config_model.model_validate(config)
 
 
@@ -192,8 +191,9 @@ class _Validator:
         self.graph = graph
         self.registry = registry
         self.issues: list[ValidationIssue] = []
-        # The parsed config of each condition node (None for other types), by node id.
-        self.conditions: dict[str, ConditionNodeConfig | None] = {}
+        # The output handles of each node whose handles come from its config (a
+        # condition's branches), by node id; None where that config did not parse.
+        self.derived_handles: dict[str, list[str] | None] = {}
         # Computed once, shared by the checks: a node id's (last) position in the list,
         # and the trigger nodes.
         self.position: dict[str, int] = {}
@@ -210,7 +210,8 @@ class _Validator:
     def run(self) -> ValidationResult:
         if not self._check_size():
             self.position = {node.id: index for index, node in enumerate(self.graph.nodes)}
-            self.triggers = [node for node in self.graph.nodes if node.type == TRIGGER_TYPE]
+            trigger_types = self.registry.trigger_types()
+            self.triggers = [node for node in self.graph.nodes if node.type in trigger_types]
             self._check_ids()
             self._check_nodes()
             self._check_edges()
@@ -247,19 +248,29 @@ class _Validator:
                         edge_id=edge_id,
                     )
 
+    def _spec(self, node: WorkflowNode) -> NodeSpec | None:
+        """The node's type at its version, or ``None`` after reporting it unknown."""
+        try:
+            return self.registry.get(node.type, node.version)
+        except UnknownNodeType:
+            pass
+        if node.type in self.registry:
+            versions = ", ".join(str(v) for v in self.registry.versions(node.type))
+            message = (
+                f"node {node.id!r} has version {node.version} of type {node.type!r}, "
+                f"which this server does not have (it has: {versions})"
+            )
+        else:
+            known = ", ".join(self.registry.types())
+            message = f"node {node.id!r} has the unknown type {node.type!r} (known: {known})"
+        self.add(IssueCode.UNKNOWN_NODE_TYPE, message, node_id=node.id, field="type")
+        return None
+
     def _check_nodes(self) -> None:
-        specs = {spec.type: spec for spec in self.registry.specs()}
         known_nodes = frozenset(self.position)
         for node in self.graph.nodes:
-            spec = specs.get(node.type)
+            spec = self._spec(node)
             if spec is None:
-                known = ", ".join(self.registry.types())
-                self.add(
-                    IssueCode.UNKNOWN_NODE_TYPE,
-                    f"node {node.id!r} has the unknown type {node.type!r} (known: {known})",
-                    node_id=node.id,
-                    field="type",
-                )
                 continue
             try:
                 # The validator itself: ``model_validate`` adds about 1 µs per call.
@@ -272,10 +283,11 @@ class _Validator:
             self._check_templates(node, spec, known_nodes)
             for problem in spec.check_config(config) if spec.check_config else ():
                 self._config_issue(IssueCode.INVALID_CONFIG, node, problem.field, problem.message)
-            # Only conditions' configs are needed later; the rest are dropped at once
-            # (thousands of live models would make the garbage collector scan them).
-            # Of a repeated id, the last node whose config parsed counts.
-            self.conditions[node.id] = config if isinstance(config, ConditionNodeConfig) else None
+            # Parsed configs are dropped at once (thousands of live models would make
+            # the garbage collector scan them). Of a repeated id, the last node counts.
+            self.derived_handles[node.id] = (
+                spec.handles(node.data.config) if spec.handles_of is not None else None
+            )
 
     def _config_issue(self, code: IssueCode, node: WorkflowNode, field: str, message: str) -> None:
         self.add(
@@ -357,24 +369,29 @@ class _Validator:
                 )
 
     def _check_branches(self) -> None:
-        conditions = {
-            node_id: config for node_id, config in self.conditions.items() if config is not None
+        """Edges out of a node whose handles come from its config (a condition's
+        branches) leave through one of them, and each of them has an edge."""
+        derived = {
+            node_id: handles
+            for node_id, handles in self.derived_handles.items()
+            if handles is not None
         }
-        if not conditions:
+        if not derived:
             return
-        outgoing: dict[str, list[WorkflowEdge]] = {node_id: [] for node_id in conditions}
+        node_types = {node.id: node.type for node in self.graph.nodes}
+        outgoing: dict[str, list[WorkflowEdge]] = {node_id: [] for node_id in derived}
         for edge in self.graph.edges:
             if edge.source in outgoing:
                 outgoing[edge.source].append(edge)
-        for node_id, config in conditions.items():
-            branches = config.branches()
+        for node_id, branches in derived.items():
+            node_type = node_types[node_id]
             edges = outgoing[node_id]
             for edge in edges:
                 if edge.source_handle not in branches:
                     handle = "no branch" if edge.source_handle is None else repr(edge.source_handle)
                     self.add(
                         IssueCode.UNKNOWN_BRANCH_HANDLE,
-                        f"edge {edge.id!r} leaves condition {node_id!r} through {handle}; "
+                        f"edge {edge.id!r} leaves {node_type} {node_id!r} through {handle}; "
                         f"its branches are {', '.join(branches)}",
                         edge_id=edge.id,
                         node_id=node_id,
@@ -384,7 +401,8 @@ class _Validator:
                 if branch not in used:
                     self.add(
                         IssueCode.BRANCH_WITHOUT_EDGE,
-                        f"branch {branch!r} of condition {node_id!r} is not connected to any node",
+                        f"branch {branch!r} of {node_type} {node_id!r} is not connected to any "
+                        "node",
                         node_id=node_id,
                         field=f"branch:{branch}",
                     )

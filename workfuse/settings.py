@@ -180,6 +180,12 @@ class Settings(BaseSettings):
         description="Comma-separated CIDRs or host names that outbound HTTP may reach even "
         "though they are private, loopback or link-local (the egress guard refuses them).",
     )
+    node_modules: CommaList = Field(
+        default_factory=list,
+        description="Comma-separated Python modules to import at start-up; each registers "
+        "its own node types (workfuse.nodes.registry.REGISTRY.register(SPEC)). The app and "
+        "every worker process must be able to import them.",
+    )
     openai_api_key: SecretStr | None = None
     openai_base_url: str | None = None
     anthropic_api_key: SecretStr | None = None
@@ -195,6 +201,7 @@ class Settings(BaseSettings):
         "egress_allow",
         "encryption_old_keys",
         "cors_origins",
+        "node_modules",
         mode="before",
     )
     @classmethod

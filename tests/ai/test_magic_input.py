@@ -10,7 +10,6 @@ import pytest
 from pydantic_ai.messages import ModelMessage, ModelResponse, ToolCallPart
 from pydantic_ai.models.function import AgentInfo, FunctionModel
 
-from workfuse.ai.magic_examples import EXAMPLES
 from workfuse.ai.magic_input import (
     MagicContext,
     MagicInputFailed,
@@ -20,6 +19,7 @@ from workfuse.ai.magic_input import (
     generate_config,
     system_prompt,
 )
+from workfuse.nodes.base import NodeExample, NodeSpec
 from workfuse.nodes.registry import REGISTRY
 
 
@@ -45,26 +45,29 @@ def request(node_type: str, **context: Any) -> MagicInputRequest:
 
 @pytest.mark.parametrize(
     ("node_type", "example"),
-    [(node_type, answer) for node_type, pairs in EXAMPLES.items() for _, answer in pairs],
+    [(spec.type, example) for spec in REGISTRY.specs() for example in spec.examples],
 )
-def test_every_worked_example_is_a_valid_config(node_type: str, example: dict[str, Any]) -> None:
+def test_every_worked_example_is_a_valid_config(node_type: str, example: NodeExample) -> None:
     config = json.loads(
-        json.dumps(example["config"]).replace("credential:", "arn:aws:secretsmanager:x:")
+        json.dumps(example.config).replace("credential:", "arn:aws:secretsmanager:x:")
     )
     context = {
         "upstream": [{"id": id_, "type": "http"} for id_ in ("fetch", "summarise", "extract")]
     }
     assert (
-        check_proposal(node_type, example["label"], config, MagicContext.model_validate(context))
-        == []
+        check_proposal(node_type, example.label, config, MagicContext.model_validate(context)) == []
     )
 
 
-def test_every_node_type_has_examples_in_its_prompt() -> None:
-    for spec in REGISTRY.specs():
-        prompt = system_prompt(spec.type, ["Stripe"])
-        assert len(EXAMPLES[spec.type]) >= 2
-        assert spec.label in prompt and '"Stripe"' in prompt
+@pytest.mark.parametrize("spec", REGISTRY.specs(), ids=lambda spec: spec.type)
+def test_every_node_type_has_its_examples_in_its_prompt(spec: NodeSpec) -> None:
+    prompt = system_prompt(spec.type, ["Stripe"])
+
+    assert len(spec.examples) >= 2
+    assert spec.label in prompt and '"Stripe"' in prompt
+    for example in spec.examples:
+        assert example.request in prompt
+        assert json.dumps(example.node()) in prompt
 
 
 def test_a_valid_first_answer() -> None:

@@ -107,7 +107,7 @@ def _model_of(annotation: Any) -> type[BaseModel] | None:
 @pytest.mark.parametrize("spec", REGISTRY.specs(), ids=lambda spec: spec.type)
 def test_declared_template_and_credential_fields_exist(spec: Any) -> None:
     # Given a spec's template and credential field paths (camelCase, dotted)
-    paths = [*spec.template_fields, *spec.credential_fields]
+    paths = [*spec.template_fields, *(use.path for use in spec.credentials)]
 
     # When each path is followed through the config model by alias
     for path in paths:

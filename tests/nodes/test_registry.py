@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 
 import pytest
 
 from workfuse.nodes import ai, condition, http, transform, trigger
-from workfuse.nodes.base import NodeConfigModel, NodeSpec
+from workfuse.nodes.base import CATEGORIES, FALLBACK_COLOUR, NodeConfigModel, NodeSpec
 from workfuse.nodes.registry import REGISTRY, NodeRegistry, UnknownNodeType
 
 SEED_NODE_TYPES = ["trigger", "http", "transform", "condition", "ai"]
@@ -71,7 +72,7 @@ def test_registering_a_type_twice_fails_and_keeps_the_first() -> None:
     impostor = dataclasses.replace(http.SPEC, label="Other HTTP")
 
     # When a second spec with the same type name is registered
-    with pytest.raises(ValueError, match="'http' is registered twice"):
+    with pytest.raises(ValueError, match="'http' version 1 is registered twice"):
         registry.register(impostor)
 
     # Then the first registration stands
@@ -136,7 +137,7 @@ def test_specs_describe_inputs_outputs_and_side_effects() -> None:
     # and only http and ai have side effects
     assert specs["trigger"].inputs == 0
     assert all(specs[name].inputs == 1 for name in SEED_NODE_TYPES if name != "trigger")
-    assert specs["condition"].dynamic_outputs
+    assert specs["condition"].handles_of is not None
     assert specs["condition"].outputs == ()
     assert {name for name, spec in specs.items() if spec.side_effects} == {"http", "ai"}
     assert all(spec.label and spec.icon and spec.description for spec in specs.values())
@@ -150,3 +151,72 @@ def test_specs_are_frozen() -> None:
     # Then it refuses
     with pytest.raises(dataclasses.FrozenInstanceError):
         spec.label = "Changed"  # type: ignore[misc]
+
+
+def test_versions_resolve_by_number_and_the_newest_is_the_default() -> None:
+    # Given a registry with version 1 of http and a version 2 that behaves differently
+    registry = NodeRegistry([http.SPEC])
+    second = registry.register(dataclasses.replace(http.SPEC, version=2, label="HTTP v2"))
+
+    # When it is asked with and without a version
+    # Then a version gives that version, none gives the newest
+    assert registry.get("http", 1) is http.SPEC
+    assert registry.get("http", 2) is second
+    assert registry.get("http") is second
+    assert registry.specs() == [second]
+    assert registry.versions("http") == [1, 2]
+    # and a version nobody registered is unknown, like an unknown type
+    with pytest.raises(UnknownNodeType):
+        registry.get("http", 3)
+
+
+def test_a_node_keeps_the_version_it_was_saved_with() -> None:
+    # Given a registry whose newest http is version 2
+    registry = NodeRegistry([trigger.SPEC, http.SPEC])
+    newer = registry.register(dataclasses.replace(http.SPEC, version=2))
+
+    # When new nodes are made, and stored nodes are read back
+    fresh = newer.new_node("fetch")
+    old = http.SPEC.new_node("old")
+
+    # Then a new node says it is version 2; a version-1 node writes no version at all
+    # (as every node saved before versions existed), which reads as 1
+    assert fresh["typeVersion"] == 2
+    assert "typeVersion" not in old
+    assert registry.get(old["type"], old.get("typeVersion", 1)) is http.SPEC
+
+
+def test_triggers_are_found_by_what_their_type_declares() -> None:
+    # Given the application's registry
+    # When its trigger types are asked for
+    # Then only the trigger type is one, and it is what a new workflow starts with
+    assert REGISTRY.trigger_types() == {"trigger"}
+    assert REGISTRY.default_trigger() is trigger.SPEC
+    nodes = [http.SPEC.new_node("a"), trigger.SPEC.new_node("start"), "junk"]
+    assert REGISTRY.trigger_node(nodes) == nodes[1]
+    assert REGISTRY.trigger_node([http.SPEC.new_node("a")]) is None
+
+
+def test_unregister_forgets_a_version_or_the_whole_type() -> None:
+    registry = NodeRegistry([http.SPEC])
+    registry.register(dataclasses.replace(http.SPEC, version=2))
+
+    registry.unregister("http", 2)
+    assert registry.get("http") is http.SPEC
+
+    registry.unregister("http", 1)
+    assert "http" not in registry and registry.types() == []
+
+
+@pytest.mark.parametrize("spec", REGISTRY.specs(), ids=lambda spec: spec.type)
+def test_every_type_describes_itself_fully(spec: NodeSpec) -> None:
+    # Given a registered type
+    # Then it has what the palette, the docs and magic input need
+    assert spec.category in CATEGORIES
+    assert re.fullmatch(r"#[0-9a-f]{6}", spec.colour) and spec.colour != FALLBACK_COLOUR
+    assert len(spec.docs) > 200
+    assert len(spec.examples) >= 2
+    assert spec.docs_link == f"docs/nodes.md#{spec.type}"
+    # and every example is a config its model accepts (credential names stand in)
+    for example in spec.examples:
+        spec.config_model.model_validate(example.config)

@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
 from pydantic.alias_generators import to_camel
 
-from workfuse.ai.magic_examples import EXAMPLES
 from workfuse.ai.providers import AIProvider
 from workfuse.graph_validation import check_graph_data
 from workfuse.nodes.registry import REGISTRY
@@ -131,8 +130,8 @@ def system_prompt(node_type: str, credential_names: list[str]) -> str:
     spec = REGISTRY.get(node_type)
     schema = json.dumps(spec.config_model.model_json_schema(by_alias=True), indent=1)
     examples = "\n\n".join(
-        f"Request: {request}\nAnswer: {json.dumps(answer)}"
-        for request, answer in EXAMPLES.get(node_type, [])
+        f"Request: {example.request}\nAnswer: {json.dumps(example.node())}"
+        for example in spec.examples
     )
     credentials = (
         ", ".join(json.dumps(name) for name in credential_names)
@@ -205,14 +204,9 @@ def check_proposal(
     nodes: list[dict[str, Any]] = [
         {"id": node_id, "type": node_type, "data": {"label": label, "config": config}}
     ]
+    stand_in = REGISTRY.default_trigger()  # any type whose default config is valid
     for upstream in context.upstream:  # stand-ins, so references to them resolve
-        nodes.append(
-            {
-                "id": upstream.id,
-                "type": "transform",
-                "data": {"label": upstream.id, "config": {"code": "1"}},
-            }
-        )
+        nodes.append(stand_in.new_node(upstream.id))
     _, result = check_graph_data({"name": "magic input", "nodes": nodes, "edges": []})
     relevant = {"INVALID_CONFIG", "INVALID_TEMPLATE", "INVALID_FORMAT"}
     return [

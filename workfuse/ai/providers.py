@@ -39,6 +39,13 @@ if TYPE_CHECKING:  # pydantic-ai takes about 1.4 s to import: only when a model 
 
 AIProvider = Literal["openai", "anthropic", "gemini", "openai-compatible"]
 PROVIDERS: tuple[AIProvider, ...] = ("openai", "anthropic", "gemini", "openai-compatible")
+#: The model a provider is used with when nobody named one.
+DEFAULT_MODELS: dict[str, str] = {
+    "openai": "gpt-4o-mini",
+    "anthropic": "claude-3-5-haiku-latest",
+    "gemini": "gemini-2.0-flash",
+    "openai-compatible": "llama3.1",
+}
 DEFAULT_TIMEOUT = 120.0  #: seconds for one model call
 NO_KEY_PLACEHOLDER = "not-needed"  #: local OpenAI-compatible servers often take no key
 #: The provider's own endpoint: where the operator's key goes unless

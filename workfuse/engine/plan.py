@@ -7,6 +7,7 @@ are computed once per process, not per execution.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,15 +18,10 @@ from workfuse.graph import RetryPolicy, WorkflowEdge, WorkflowGraph
 from workfuse.graph_validation import execution_order
 from workfuse.models import WorkflowVersion
 from workfuse.nodes.base import NodeSpec
+from workfuse.nodes.paths import config_values
 from workfuse.nodes.registry import REGISTRY
 
 MAX_CACHED_PLANS = 1024
-
-#: Config paths that hold a credential reference, by node type.
-_SECRET_PATHS: dict[str, tuple[tuple[str, ...], ...]] = {
-    "http": (("auth", "secretArn"),),
-    "ai": (("secretArn",),),
-}  # (a trigger's HMAC key is read by the webhook route, not by the run)
 
 
 @dataclass(frozen=True)
@@ -79,7 +75,7 @@ def build_plan(workflow_id: str, version: int, graph: WorkflowGraph) -> Executio
         node.id: NodePlan(
             id=node.id,
             label=node.data.label,
-            spec=REGISTRY.get(node.type),
+            spec=REGISTRY.get(node.type, node.version),
             config=node.data.config,
             retry_policy=node.data.retry_policy,
             incoming=tuple(incoming[node.id]),
@@ -87,7 +83,9 @@ def build_plan(workflow_id: str, version: int, graph: WorkflowGraph) -> Executio
         )
         for node in graph.nodes
     }
-    arns = {arn for node in graph.nodes for arn in secret_arns(node.type, node.data.config)}
+    arns = {
+        arn for node in graph.nodes for arn in secret_arns(nodes[node.id].spec, node.data.config)
+    }
     return ExecutionPlan(
         workflow_id=workflow_id,
         version=version,
@@ -97,18 +95,13 @@ def build_plan(workflow_id: str, version: int, graph: WorkflowGraph) -> Executio
     )
 
 
-def secret_arns(node_type: str, config: dict[str, Any]) -> set[str]:
-    """The credential references (ARNs) a node's raw config names."""
+def secret_arns(spec: NodeSpec, config: Mapping[str, Any]) -> set[str]:
+    """The credential references (ARNs) a node's raw config names in the fields its
+    type declares (``NodeSpec.credentials``) and the run reads."""
     return {
         arn
-        for path in _SECRET_PATHS.get(node_type, ())
-        if isinstance(arn := _dig(config, path), str) and arn
+        for use in spec.credentials
+        if use.at_run
+        for arn in config_values(config, use.path)
+        if isinstance(arn, str) and arn
     }
-
-
-def _dig(config: Any, path: tuple[str, ...]) -> Any:
-    for key in path:
-        if not isinstance(config, dict):
-            return None
-        config = config.get(key)
-    return config

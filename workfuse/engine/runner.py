@@ -214,7 +214,7 @@ class ExecutionRunner:
             live = []
             for node_id in ready:
                 node = plan.nodes[node_id]
-                if self._is_live(node, skipped):
+                if self._is_live(plan, node, skipped):
                     live.append(node)
                 else:
                     self._skip(node)
@@ -313,19 +313,26 @@ class ExecutionRunner:
 
     # --- one node ---------------------------------------------------------------------
 
-    def _is_live(self, node: NodePlan, skipped: set[str]) -> bool:
-        """Does some incoming edge carry the run here? (A condition's edge does only
-        when its handle is the branch the condition chose.)"""
+    def _is_live(self, plan: ExecutionPlan, node: NodePlan, skipped: set[str]) -> bool:
+        """Does some incoming edge carry the run here? (An edge out of a node that
+        chooses one output, like a condition's branch, does only through that one.)"""
         if not node.incoming:
             return True
         for edge in node.incoming:
             if edge.source in skipped:
                 continue
-            output = self.outputs.get(edge.source)
-            branch = output.get("branch") if isinstance(output, dict) else None
-            if edge.source_handle is None or branch is None or edge.source_handle == branch:
+            chosen = self._chosen_output(plan.nodes[edge.source])
+            if edge.source_handle is None or chosen is None or edge.source_handle == chosen:
                 return True
         return False
+
+    def _chosen_output(self, node: NodePlan) -> str | None:
+        """The one output handle a finished node continued through (None: all)."""
+        choose = node.spec.chosen_output
+        output = self.outputs.get(node.id)
+        if choose is None or not isinstance(output, dict):
+            return None
+        return choose(output)
 
     def _skip(self, node: NodePlan) -> None:
         run = self._run_row(node.id)

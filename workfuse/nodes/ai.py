@@ -15,8 +15,15 @@ from pydantic import Field, model_validator
 from workfuse import net
 from workfuse.ai import providers
 from workfuse.ai.providers import AIProvider
-from workfuse.nodes.base import NodeConfigModel, NodeOutputModel, NodeSpec
+from workfuse.nodes.base import (
+    CredentialUse,
+    NodeConfigModel,
+    NodeExample,
+    NodeOutputModel,
+    NodeSpec,
+)
 from workfuse.nodes.execution import ExecutionError, NodeContext
+from workfuse.nodes.hints import ui
 
 if TYPE_CHECKING:  # pydantic-ai takes about 1.4 s to import: only when a node runs
     from pydantic_ai.messages import ModelResponse
@@ -27,21 +34,46 @@ RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 
 
 class AINodeConfig(NodeConfigModel):
-    provider: AIProvider = "openai"
-    model: str = Field(min_length=1, max_length=200)
-    prompt: str = Field(min_length=1, max_length=MAX_PROMPT_LENGTH)
-    system_prompt: str | None = Field(default=None, max_length=MAX_PROMPT_LENGTH)
-    temperature: float | None = Field(default=None, ge=0, le=2)
-    max_tokens: int | None = Field(default=None, ge=1, le=1_000_000)
-    stream: bool = False
+    provider: AIProvider = Field(default="openai", json_schema_extra=ui(user_default="ai.provider"))
+    model: str = Field(
+        min_length=1,
+        max_length=200,
+        json_schema_extra=ui(placeholder="gpt-4o-mini", user_default="ai.model"),
+    )
+    prompt: str = Field(
+        min_length=1,
+        max_length=MAX_PROMPT_LENGTH,
+        description="Templates pull in earlier outputs.",
+        json_schema_extra=ui(widget="multiline", template=True, rows=6),
+    )
+    system_prompt: str | None = Field(
+        default=None,
+        max_length=MAX_PROMPT_LENGTH,
+        json_schema_extra=ui(widget="multiline", template=True, rows=3),
+    )
+    temperature: float | None = Field(
+        default=None, ge=0, le=2, json_schema_extra=ui(placeholder="0 to 2", advanced=True)
+    )
+    max_tokens: int | None = Field(
+        default=None, ge=1, le=1_000_000, json_schema_extra=ui(advanced=True)
+    )
+    stream: bool = Field(
+        default=False, json_schema_extra=ui(label="Stream the response", advanced=True)
+    )
     secret_arn: str | None = Field(
-        default=None, max_length=2048, description="Credential with the provider's API key."
+        default=None,
+        max_length=2048,
+        description="Credential with the provider's API key.",
+        json_schema_extra=ui(widget="credential", label="API key credential (optional)"),
     )
     base_url: str | None = Field(
         default=None,
         max_length=2048,
         description="Endpoint of an OpenAI-compatible server or of the provider's API; "
         "the operator's API key only goes to the operator's endpoint.",
+        json_schema_extra=ui(
+            label="Base URL", placeholder="http://localhost:11434/v1", advanced=True
+        ),
     )
 
     @model_validator(mode="after")
@@ -165,16 +197,58 @@ async def execute(config: AINodeConfig, context: NodeContext) -> AINodeOutput:
         ) from None
 
 
+DOCS = """\
+Sends `prompt` (and `systemPrompt`) to a language model and passes on `response` (the
+text), `usage` (`promptTokens`, `completionTokens`, `totalTokens`), `model` and
+`finishReason`. Providers: `openai`, `anthropic`, `gemini`, and `openai-compatible`
+(any server that speaks the OpenAI API, such as a local Ollama or vLLM, at `baseUrl`).
+
+The API key comes from the node's credential (`secretArn`), else from the operator's
+settings (`WORKFUSE_OPENAI_API_KEY` and friends); the operator's key is only sent to
+the operator's endpoint, never to a `baseUrl` a user typed. With `stream` on, the
+editor shows the answer as it arrives. Rate limits, overload, server errors and
+timeouts are retryable; authentication errors, unknown models and rejected requests
+are not.
+"""
+
 SPEC = NodeSpec(
     type="ai",
     label="AI",
     icon="sparkles",
+    colour="#db2777",
+    category="ai",
     description="Ask OpenAI, Anthropic, Gemini or a local model and use the answer.",
+    docs=DOCS,
     config_model=AINodeConfig,
     output_model=AINodeOutput,
     execute=execute,
     template_fields=("prompt", "systemPrompt"),
-    credential_fields=("secretArn",),
+    credentials=(CredentialUse("secretArn"),),
     side_effects=True,
     default_config={"provider": "openai", "model": "gpt-4o-mini", "prompt": "Summarise: "},
+    examples=(
+        NodeExample(
+            request="Summarise the ticket text from the trigger in two sentences with gpt-4o-mini.",
+            label="Summarise ticket",
+            config={
+                "provider": "openai",
+                "model": "gpt-4o-mini",
+                "prompt": "Summarise this support ticket in two sentences:\n\n"
+                "{{ trigger.data.body }}",
+                "temperature": 0.2,
+            },
+        ),
+        NodeExample(
+            request="Classify the email from the extract node as spam or not, answer one "
+            "word, using Claude.",
+            label="Spam check",
+            config={
+                "provider": "anthropic",
+                "model": "claude-3-5-haiku-latest",
+                "systemPrompt": "Answer with exactly one word: spam or ham.",
+                "prompt": "{{ nodes.extract.result.email }}",
+                "maxTokens": 5,
+            },
+        ),
+    ),
 )

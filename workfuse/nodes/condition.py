@@ -23,12 +23,20 @@ from __future__ import annotations
 import functools
 import json
 import math
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from workfuse.nodes.base import ConfigProblem, NodeConfigModel, NodeOutputModel, NodeSpec
+from workfuse.nodes.base import (
+    ConfigProblem,
+    NodeConfigModel,
+    NodeExample,
+    NodeOutputModel,
+    NodeSpec,
+)
 from workfuse.nodes.execution import ExecutionError, NodeContext
+from workfuse.nodes.hints import ui
 from workfuse.sandbox import SandboxError
 from workfuse.sandbox import pool as sandbox
 
@@ -39,10 +47,17 @@ Operator = Literal["eq", "ne", "gt", "lt", "contains", "matches"]
 
 
 class ConditionRule(NodeConfigModel):
-    field: Any = Field(description="A template such as {{ nodes.fetch.body.status }}.")
+    field: Any = Field(
+        description="A template such as {{ nodes.fetch.body.status }}.",
+        json_schema_extra=ui(
+            widget="text", label="If", template=True, placeholder="{{ nodes.fetch.status }}"
+        ),
+    )
     operator: Operator
-    value: Any = None
-    branch: str = Field(min_length=1, max_length=100)
+    value: Any = Field(
+        default=None, json_schema_extra=ui(widget="loose", template=True, placeholder="value")
+    )
+    branch: str = Field(min_length=1, max_length=100, json_schema_extra=ui(label="then branch"))
 
     @model_validator(mode="after")
     def _pattern_is_text(self) -> ConditionRule:
@@ -52,8 +67,18 @@ class ConditionRule(NodeConfigModel):
 
 
 class ConditionNodeConfig(NodeConfigModel):
-    conditions: list[ConditionRule] = Field(default_factory=list, max_length=MAX_RULES)
-    default_branch: str = Field(default="default", min_length=1, max_length=100)
+    conditions: list[ConditionRule] = Field(
+        default_factory=list,
+        max_length=MAX_RULES,
+        description="Rules are tried in order; the first that matches picks its branch.",
+        json_schema_extra=ui(widget="list", label="Rules", item_label="Rule"),
+    )
+    default_branch: str = Field(
+        default="default",
+        min_length=1,
+        max_length=100,
+        json_schema_extra=ui(label="Otherwise, branch", placeholder="default"),
+    )
 
     def branches(self) -> list[str]:
         """Every branch name, in rule order, then the default (no repeats)."""
@@ -193,17 +218,98 @@ def _unchecked(failure: SandboxError) -> str:
     return f"the regular expression could not be checked: {failure.message}"
 
 
+def branch_handles(config: Mapping[str, Any]) -> list[str]:
+    """The branches of a stored config, valid or not: each rule's (in order, no
+    repeats), then the default branch. What :meth:`ConditionNodeConfig.branches` gives
+    for a valid config."""
+    rules = config.get("conditions")
+    handles: list[str] = []
+    for rule in rules if isinstance(rules, list) else []:
+        branch = rule.get("branch") if isinstance(rule, dict) else None
+        if isinstance(branch, str) and branch and branch not in handles:
+            handles.append(branch)
+    default = config.get("defaultBranch")
+    default = default if isinstance(default, str) and default else "default"
+    if default not in handles:
+        handles.append(default)
+    return handles
+
+
+def chosen_branch(output: Mapping[str, Any]) -> str | None:
+    """The branch a finished condition took (its edges through other branches skip)."""
+    branch = output.get("branch")
+    return branch if isinstance(branch, str) else None
+
+
+DOCS = """\
+Routes the run: each rule compares its `field` (usually a template such as
+`{{ nodes.fetch.status }}`) with its `value` using `operator`; the first rule that
+matches names the branch the run continues on, otherwise `defaultBranch`. Each branch
+is an output handle on the canvas, and every branch needs an edge; nodes reached only
+through branches not taken are skipped. The output is `{branch, matchedRule}`.
+
+- `eq` / `ne`: a number and a numeric string compare as numbers (`"42"` equals `42`);
+  `"true"` / `"false"` compare with booleans; otherwise the values must be equal as JSON.
+- `gt` / `lt`: numbers (or numeric strings) by value, two strings by text (ISO dates
+  order correctly); any other pair does not match.
+- `contains`: a substring of a string, an element of a list, a key of an object.
+- `matches`: `value` is a regular expression searched in the field as text; it is
+  checked when the workflow is saved and has a 250 ms time limit.
+"""
+
 SPEC = NodeSpec(
     type="condition",
     label="Condition",
     icon="git-branch",
+    colour="#0d9488",
+    category="flow",
     description="Route the run down one branch by rules on the data.",
+    docs=DOCS,
     config_model=ConditionNodeConfig,
     output_model=ConditionNodeOutput,
     execute=execute,
     outputs=(),
-    dynamic_outputs=True,
+    handles_of=branch_handles,
+    chosen_output=chosen_branch,
     template_fields=("conditions.field", "conditions.value"),
     default_config={"conditions": [], "defaultBranch": "default"},
     check_config=check_config,
+    examples=(
+        NodeExample(
+            request="If the HTTP status of the fetch node is 200 go to ok, otherwise to failed.",
+            label="Fetched?",
+            config={
+                "conditions": [
+                    {
+                        "field": "{{ nodes.fetch.status }}",
+                        "operator": "eq",
+                        "value": 200,
+                        "branch": "ok",
+                    }
+                ],
+                "defaultBranch": "failed",
+            },
+        ),
+        NodeExample(
+            request="Route urgent tickets (priority above 3, or the subject contains 'outage').",
+            label="Urgent?",
+            config={
+                "conditions": [
+                    {
+                        "field": "{{ trigger.data.priority }}",
+                        "operator": "gt",
+                        "value": 3,
+                        "branch": "urgent",
+                    },
+                    {
+                        "field": "{{ trigger.data.subject }}",
+                        "operator": "contains",
+                        "value": "outage",
+                        "branch": "urgent",
+                    },
+                ],
+                "defaultBranch": "normal",
+            },
+        ),
+    ),
 )

@@ -25,8 +25,15 @@ import httpx
 from pydantic import Field, field_validator
 
 from workfuse import net
-from workfuse.nodes.base import NodeConfigModel, NodeOutputModel, NodeSpec
+from workfuse.nodes.base import (
+    CredentialUse,
+    NodeConfigModel,
+    NodeExample,
+    NodeOutputModel,
+    NodeSpec,
+)
 from workfuse.nodes.execution import ExecutionError, NodeContext
+from workfuse.nodes.hints import ui
 
 MAX_TIMEOUT_MS = 300_000  #: ms, the longest a single request may take
 DEFAULT_TIMEOUT_MS = 30_000  #: ms
@@ -46,20 +53,45 @@ class HTTPAuth(NodeConfigModel):
     ``basic`` expects the credential's value as ``user:password``.
     """
 
-    type: Literal["bearer", "basic", "apiKey"]
-    secret_arn: str = Field(min_length=1, max_length=2048)
+    type: Literal["bearer", "basic", "apiKey"] = Field(json_schema_extra=ui(label="Kind"))
+    secret_arn: str = Field(
+        min_length=1, max_length=2048, json_schema_extra=ui(widget="credential", label="Credential")
+    )
     header_name: str = Field(
-        default="X-API-Key", max_length=200, description="Header for apiKey auth."
+        default="X-API-Key",
+        max_length=200,
+        description="Header for apiKey auth.",
+        json_schema_extra=ui(show_if={"type": ["apiKey"]}),
     )
 
 
 class HTTPNodeConfig(NodeConfigModel):
     method: Literal["GET", "POST", "PUT", "DELETE", "PATCH"] = "GET"
-    url: str = Field(min_length=1, max_length=8192)
-    headers: dict[str, str] | None = None
-    body: Any = None
-    auth: HTTPAuth | None = None
-    timeout: int | None = Field(default=None, ge=1, le=MAX_TIMEOUT_MS, description="milliseconds")
+    url: str = Field(
+        min_length=1,
+        max_length=8192,
+        json_schema_extra=ui(
+            label="URL", template=True, placeholder="https://api.example.com/items"
+        ),
+    )
+    headers: dict[str, str] | None = Field(
+        default=None, json_schema_extra=ui(widget="keyvalue", template=True, item_label="Header")
+    )
+    body: Any = Field(
+        default=None,
+        description="JSON, or text sent as is; not sent with GET.",
+        json_schema_extra=ui(widget="loose", label="Body (JSON or text)", template=True, rows=5),
+    )
+    auth: HTTPAuth | None = Field(
+        default=None, json_schema_extra=ui(widget="group", label="Authentication")
+    )
+    timeout: int | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_TIMEOUT_MS,
+        description="milliseconds",
+        json_schema_extra=ui(unit="ms", placeholder=str(DEFAULT_TIMEOUT_MS), advanced=True),
+    )
 
     @field_validator("headers")
     @classmethod
@@ -229,16 +261,60 @@ async def execute(config: HTTPNodeConfig, context: NodeContext) -> HTTPNodeOutpu
     )
 
 
+DOCS = """\
+Sends one request and passes on the response: `status`, `headers`, `body` (parsed JSON
+when the response is JSON, else text; binary as `{"base64": ...}`) and `duration` (ms).
+`url`, `headers` and `body` may hold templates; a body that is an object or list is sent
+as JSON, a string as is.
+
+`auth` names a credential (never the secret itself): `bearer` sends
+`Authorization: Bearer <value>`, `basic` expects `user:password`, `apiKey` sends the
+value in `headerName`. Every request carries `Idempotency-Key: <execution id>:<node id>`,
+the same on every retry. Redirects are followed; a redirect to another origin carries
+no credential.
+
+Outbound requests go through the egress guard: private, loopback and link-local
+addresses are refused unless the operator allows them (`WORKFUSE_EGRESS_ALLOW`).
+Timeouts, connection errors, 408, 429 and 5xx are retryable (`Retry-After` is
+honoured by the retry policy); other 4xx are not. At most 10 MB of response body is kept.
+"""
+
 SPEC = NodeSpec(
     type="http",
     label="HTTP Request",
     icon="globe",
+    colour="#2563eb",
+    category="action",
     description="Call any HTTP API and use its response.",
+    docs=DOCS,
     config_model=HTTPNodeConfig,
     output_model=HTTPNodeOutput,
     execute=execute,
     template_fields=("url", "headers", "body"),
-    credential_fields=("auth.secretArn",),
+    credentials=(CredentialUse("auth.secretArn"),),
     side_effects=True,
     default_config={"method": "GET", "url": "https://example.com"},
+    examples=(
+        NodeExample(
+            request="Get the customer from https://api.example.com/customers/<customer id "
+            "from the trigger> with our API token.",
+            label="Fetch customer",
+            config={
+                "method": "GET",
+                "url": "https://api.example.com/customers/{{ trigger.data.customerId }}",
+                "auth": {"type": "bearer", "secretArn": "credential:Example API token"},
+            },
+        ),
+        NodeExample(
+            request="Post the summary from the summarise node to the Slack webhook as text.",
+            label="Post to Slack",
+            config={
+                "method": "POST",
+                "url": "https://hooks.slack.com/services/T000/B000/XXXX",
+                "headers": {"Content-Type": "application/json"},
+                "body": {"text": "{{ nodes.summarise.response }}"},
+                "timeout": 10000,
+            },
+        ),
+    ),
 )

@@ -27,8 +27,15 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from workfuse.nodes.base import ConfigProblem, NodeConfigModel, NodeOutputModel, NodeSpec
+from workfuse.nodes.base import (
+    ConfigProblem,
+    NodeConfigModel,
+    NodeExample,
+    NodeOutputModel,
+    NodeSpec,
+)
 from workfuse.nodes.execution import ExecutionError, NodeContext
+from workfuse.nodes.hints import ui
 from workfuse.sandbox import SandboxError, SandboxErrorKind
 from workfuse.sandbox import pool as sandbox
 
@@ -50,9 +57,21 @@ ERROR_CODES: dict[SandboxErrorKind, str] = {
 
 
 class TransformNodeConfig(NodeConfigModel):
-    language: Literal["javascript", "jsonata"] = "jsonata"
-    code: str = Field(min_length=1, max_length=MAX_CODE_LENGTH)
-    timeout: int | None = Field(default=None, ge=1, le=MAX_TIMEOUT_MS, description="milliseconds")
+    language: Literal["jsonata", "javascript"] = "jsonata"
+    code: str = Field(
+        min_length=1,
+        max_length=MAX_CODE_LENGTH,
+        description="JSONata over {nodes, trigger, env}, e.g. nodes.fetch.body.items[price > "
+        "10].name; or the body of a JavaScript function whose return value is the result.",
+        json_schema_extra=ui(widget="code", language_field="language", rows=8),
+    )
+    timeout: int | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_TIMEOUT_MS,
+        description="milliseconds",
+        json_schema_extra=ui(unit="ms", placeholder=str(DEFAULT_TIMEOUT_MS), advanced=True),
+    )
 
 
 class TransformNodeOutput(NodeOutputModel):
@@ -119,14 +138,47 @@ def check_config(config: TransformNodeConfig) -> list[ConfigProblem]:
 _LANGUAGE_NAMES = {"javascript": "JavaScript", "jsonata": "JSONata"}
 
 
+DOCS = """\
+Computes a new value from the data so far; the output is `{result, logs}`. Both
+languages see `nodes` (earlier outputs by node id), `trigger` and `env`.
+
+- **JSONata**: an expression such as `$sum(nodes.fetch.body.items.price)`.
+- **JavaScript**: the body of a strict-mode function, `return trigger.data.n * 2`.
+  The inputs are frozen; `console.log` lines go to `logs`. No network, no file system,
+  no timers.
+
+Code runs in a sandbox process with a time limit (`timeout`, default 5,000 ms, at most
+60,000) and a memory limit; a syntax error is reported when the workflow is saved.
+`undefined` becomes `null`. Failures are not retried (the same code on the same data
+fails the same way) unless the sandbox process itself stopped.
+"""
+
 SPEC = NodeSpec(
     type="transform",
     label="Transform",
     icon="shuffle",
+    colour="#7c3aed",
+    category="data",
     description="Reshape data with a JSONata expression or JavaScript.",
+    docs=DOCS,
     config_model=TransformNodeConfig,
     output_model=TransformNodeOutput,
     execute=execute,
     default_config={"language": "jsonata", "code": "trigger"},
     check_config=check_config,
+    examples=(
+        NodeExample(
+            request="Keep only the names of the items from the fetch node that cost more than 10.",
+            label="Expensive items",
+            config={"language": "jsonata", "code": "nodes.fetch.body.items[price > 10].name"},
+        ),
+        NodeExample(
+            request="In JavaScript, count the words of the trigger's message.",
+            label="Count words",
+            config={
+                "language": "javascript",
+                "code": "return trigger.data.message.trim().split(/\\s+/).length;",
+            },
+        ),
+    ),
 )

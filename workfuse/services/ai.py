@@ -17,12 +17,12 @@ from workfuse.ai.magic_input import (
     MagicInputResponse,
     Progress,
 )
-from workfuse.ai.providers import AIProvider
+from workfuse.ai.providers import DEFAULT_MODELS, AIProvider
 from workfuse.engine.plan import secret_arns
 from workfuse.logs import REDACTOR
 from workfuse.models import User
+from workfuse.nodes import ai as ai_node
 from workfuse.nodes.execution import ExecutionError, NodeContext
-from workfuse.nodes.registry import REGISTRY
 from workfuse.nodes.runner import prepare_config
 from workfuse.secrets import SecretStore
 from workfuse.secrets.redaction import Redactor
@@ -40,12 +40,6 @@ class SampleData(BaseModel):
 
 
 DEFAULT_PROVIDER: AIProvider = "openai"
-DEFAULT_MODELS: dict[str, str] = {
-    "openai": "gpt-4o-mini",
-    "anthropic": "claude-3-5-haiku-latest",
-    "gemini": "gemini-2.0-flash",
-    "openai-compatible": "llama3.1",
-}
 
 
 class AINotConfigured(ServiceError):
@@ -95,13 +89,13 @@ async def test_prompt(
 ) -> dict[str, Any]:
     """Run an AI node config once with sample data; its output (``{response, usage,
     model, finishReason}``), with any credential value in it redacted."""
-    spec = REGISTRY.get("ai")
+    spec = ai_node.SPEC
     redactor = Redactor()
     secrets = values_for_run(
         session=session,
         store=store,
         user_id=user_id,
-        arns=secret_arns("ai", config),
+        arns=secret_arns(spec, config),
         redactors=(redactor, REDACTOR),
     )
     context = NodeContext(

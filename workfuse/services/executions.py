@@ -38,6 +38,7 @@ from workfuse.models import (
     Workflow,
     WorkflowVersion,
 )
+from workfuse.nodes.registry import REGISTRY
 from workfuse.services.errors import (
     UNSTORABLE_TEXT,
     Conflict,
@@ -135,10 +136,8 @@ def run_workflow(
 
 
 def _sample_payload(workflow: Workflow) -> Any:
-    for node in workflow.graph.get("nodes") or []:
-        if node.get("type") == "trigger":
-            return ((node.get("data") or {}).get("config") or {}).get("samplePayload") or {}
-    return {}
+    trigger = REGISTRY.trigger_node(workflow.graph.get("nodes") or [])
+    return (((trigger or {}).get("data") or {}).get("config") or {}).get("samplePayload") or {}
 
 
 def get_execution(*, session: Session, user: User, execution_id: str) -> Execution:

@@ -17,7 +17,7 @@ from typing import cast
 
 from sqlmodel import Session
 
-from workfuse.ai.providers import PROVIDERS, AIProvider
+from workfuse.ai.providers import DEFAULT_MODELS, PROVIDERS, AIProvider
 from workfuse.models import MAX_MODEL_LENGTH, User
 from workfuse.services.errors import InvalidInput, reject_unstorable_text
 
@@ -35,6 +35,19 @@ def get_ai_defaults(*, user: User) -> AiDefaults:
     provider = user.default_ai_provider
     known = cast(AIProvider, provider) if provider in PROVIDERS else None
     return AiDefaults(provider=known, model=user.default_ai_model if known else None)
+
+
+def user_defaults(*, user: User) -> dict[str, str]:
+    """The user's defaults by the name config fields use in their ``userDefault`` hint
+    (``ai.provider``, ``ai.model``); a model without a provider's default is that
+    provider's default model."""
+    defaults = get_ai_defaults(user=user)
+    if defaults.provider is None:
+        return {}
+    return {
+        "ai.provider": defaults.provider,
+        "ai.model": defaults.model or DEFAULT_MODELS[defaults.provider],
+    }
 
 
 def set_ai_defaults(

@@ -77,6 +77,7 @@ from workfuse.models import (
     WebhookSignature,
     Workflow,
 )
+from workfuse.nodes.registry import REGISTRY
 from workfuse.nodes.trigger import TriggerNodeConfig, WebhookHmac
 from workfuse.secrets import SecretNotFound, process_secret_store
 from workfuse.services.errors import (
@@ -292,8 +293,7 @@ def _webhook_target(session: Session, token: str, *, cached: bool) -> tuple[Webh
 
 def trigger_config(workflow: Workflow) -> TriggerNodeConfig:
     """The trigger node's config of this version of ``workflow``."""
-    nodes = workflow.graph.get("nodes") or []
-    trigger = next((node for node in nodes if node.get("type") == "trigger"), None)
+    trigger = REGISTRY.trigger_node(workflow.graph.get("nodes") or [])
     raw = ((trigger or {}).get("data") or {}).get("config") or {}
     return TriggerNodeConfig.model_validate(raw)
 

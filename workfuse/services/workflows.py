@@ -202,16 +202,8 @@ TRIGGER_NODE_ID: Final = "trigger"
 
 def starter_graph() -> dict[str, Any]:
     """The graph of a new workflow: one trigger node with its type's default config."""
-    spec = REGISTRY.get("trigger")
     return {
-        "nodes": [
-            {
-                "id": TRIGGER_NODE_ID,
-                "type": spec.type,
-                "position": {"x": 0.0, "y": 0.0},
-                "data": {"label": spec.label, "config": dict(spec.default_config)},
-            }
-        ],
+        "nodes": [REGISTRY.default_trigger().new_node(TRIGGER_NODE_ID)],
         "edges": [],
     }
 

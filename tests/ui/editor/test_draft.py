@@ -15,7 +15,6 @@ from workfuse.ui.editor import draft as drafts
 from workfuse.ui.editor.draft import (
     FALLBACK_COLOUR,
     NEW_NODE_SPACING,
-    NODE_COLOURS,
     ProblemRow,
     add_node,
     canvas_edges,
@@ -546,7 +545,7 @@ def test_canvas_nodes_describe_every_node() -> None:
         "typeLabel": "Trigger",
         "icon": "zap",
         "description": REGISTRY.get("trigger").description,
-        "colour": NODE_COLOURS["trigger"],
+        "colour": REGISTRY.get("trigger").colour,
         "hasInput": False,
         "outputs": ["out"],
         "problems": [],
@@ -555,7 +554,9 @@ def test_canvas_nodes_describe_every_node() -> None:
     }
     assert by_id["route"]["outputs"] == ["urgent", "normal"]
     assert by_id["alert"]["hasInput"] is True
-    assert {node["nodeType"]: node["colour"] for node in shown} == NODE_COLOURS
+    assert {node["nodeType"]: node["colour"] for node in shown} == {
+        spec.type: spec.colour for spec in REGISTRY.specs()
+    }
     assert all("config" not in node and "data" not in node for node in shown)
 
 

@@ -8,7 +8,6 @@ state can compare before and after. Validation is the seed's ``validateGraph``
 
 from __future__ import annotations
 
-import copy
 import re
 from collections import defaultdict
 from dataclasses import dataclass
@@ -16,19 +15,11 @@ from typing import Any
 
 from workfuse.graph import ValidationIssue, ValidationResult
 from workfuse.graph_validation import check_graph_data
-from workfuse.nodes.registry import REGISTRY
+from workfuse.nodes.base import FALLBACK_COLOUR, NodeSpec
+from workfuse.nodes.registry import REGISTRY, UnknownNodeType
 
 Draft = dict[str, Any]
 
-#: One colour per node type (the icon comes from the node type's ``NodeSpec.icon``).
-NODE_COLOURS = {
-    "trigger": "#d97706",
-    "http": "#2563eb",
-    "transform": "#7c3aed",
-    "condition": "#0d9488",
-    "ai": "#db2777",
-}
-FALLBACK_COLOUR = "#64748b"
 NEW_NODE_SPACING = 260  #: px between a new node and the rightmost one
 
 
@@ -83,12 +74,8 @@ def add_node(draft: Draft, node_type: str, x: float | None, y: float | None) -> 
     number = 2
     while label in labels:
         label, number = f"{spec.label} {number}", number + 1
-    node = {
-        "id": node_id,
-        "type": node_type,
-        "position": {"x": x, "y": y},
-        "data": {"label": label, "config": copy.deepcopy(spec.default_config)},
-    }
+    node = spec.new_node(node_id, x, y)
+    node["data"]["label"] = label
     return {**draft, "nodes": [*draft["nodes"], node]}, node_id
 
 
@@ -192,26 +179,37 @@ def delete_items(draft: Draft, node_ids: list[str], edge_ids: list[str]) -> Draf
     return {**draft, "nodes": nodes, "edges": edges}
 
 
+def with_user_defaults(node: dict[str, Any], defaults: dict[str, str]) -> dict[str, Any]:
+    """A copy of a new node whose top-level config fields that ask for a user default
+    (``userDefault`` hint, e.g. ``ai.model``) hold the user's value for it, if any."""
+    spec = spec_of(node)
+    if spec is None or not defaults:
+        return node
+    config = dict(node["data"]["config"])
+    for name, field_schema in spec.config_schema().get("properties", {}).items():
+        wanted = field_schema.get("ui", {}).get("userDefault")
+        if wanted in defaults:
+            config[name] = defaults[wanted]
+    return {**node, "data": {**node["data"], "config": config}}
+
+
+def spec_of(node: dict[str, Any]) -> NodeSpec | None:
+    """The node's type at its version, if this server has it."""
+    version = node.get("typeVersion")
+    try:
+        return REGISTRY.get(str(node.get("type", "")), version if isinstance(version, int) else 1)
+    except UnknownNodeType:
+        return None
+
+
 def output_handles(node: dict[str, Any]) -> list[str]:
-    """The node's output handles: a condition has one per branch plus its default."""
-    node_type = str(node.get("type", ""))
-    if node_type not in REGISTRY:
+    """The node's output handles, as its type declares them (a condition's come from
+    its branches); one ``out`` handle for a node of an unknown type."""
+    spec = spec_of(node)
+    if spec is None:
         return ["out"]
-    spec = REGISTRY.get(node_type)
-    if not spec.dynamic_outputs:
-        return list(spec.outputs)
-    config = (node.get("data") or {}).get("config") or {}
-    rules = config.get("conditions")
-    handles: list[str] = []
-    for rule in rules if isinstance(rules, list) else []:
-        branch = rule.get("branch") if isinstance(rule, dict) else None
-        if isinstance(branch, str) and branch and branch not in handles:
-            handles.append(branch)
-    default = config.get("defaultBranch")
-    default = default if isinstance(default, str) and default else "default"
-    if default not in handles:
-        handles.append(default)
-    return handles
+    config = (node.get("data") or {}).get("config")
+    return spec.handles(config if isinstance(config, dict) else {})
 
 
 def short_message(issue: ValidationIssue) -> str:
@@ -271,7 +269,7 @@ def canvas_nodes(
     for node in draft["nodes"]:
         node_id = str(node.get("id", ""))
         node_type = str(node.get("type", ""))
-        spec = REGISTRY.get(node_type) if node_type in REGISTRY else None
+        spec = spec_of(node)
         shown.append(
             {
                 "id": node_id,
@@ -282,7 +280,7 @@ def canvas_nodes(
                 "typeLabel": spec.label if spec else f"unknown type {node_type!r}",
                 "icon": spec.icon if spec else "",
                 "description": spec.description if spec else "",
-                "colour": NODE_COLOURS.get(node_type, FALLBACK_COLOUR),
+                "colour": spec.colour if spec else FALLBACK_COLOUR,
                 "hasInput": spec is None or spec.inputs > 0,
                 "outputs": output_handles(node),
                 "problems": problems.get(node_id, []),

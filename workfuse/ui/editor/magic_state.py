@@ -19,6 +19,7 @@ import reflex as rx
 from workfuse.ai.magic_input import MagicContext, MagicInputRequest, UpstreamNode
 from workfuse.ai.providers import PROVIDERS
 from workfuse.db import session_scope
+from workfuse.nodes.registry import REGISTRY
 from workfuse.secrets import process_secret_store
 from workfuse.services import ai as ai_service
 from workfuse.services.errors import ServiceError
@@ -138,9 +139,7 @@ class MagicInputState(EditorState):
                 outputs[node_id] = json.loads(result.output) if result.output else None
             except ValueError:
                 outputs[node_id] = result.output
-        trigger: dict[str, Any] = next(
-            (n for n in draft["nodes"] if n.get("type") == "trigger"), {}
-        )
+        trigger = REGISTRY.trigger_node(draft["nodes"]) or {}
         return MagicInputRequest.model_validate(
             {
                 "prompt": self.magic_prompt.strip(),

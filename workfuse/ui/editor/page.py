@@ -9,7 +9,6 @@ from workfuse.nodes.base import NodeSpec
 from workfuse.nodes.registry import REGISTRY
 from workfuse.ui import routes
 from workfuse.ui.editor.components import MONO, workflow_canvas
-from workfuse.ui.editor.draft import NODE_COLOURS
 from workfuse.ui.editor.panel import side_panel
 from workfuse.ui.editor.state import EditorState, VersionRow
 from workfuse.ui.form_parts import confirm_dialog
@@ -19,7 +18,7 @@ RUN_COLOURS = {"COMPLETED": "green", "FAILED": "red", "RUNNING": "blue", "PENDIN
 
 
 def palette_item(spec: NodeSpec) -> rx.Component:
-    colour = NODE_COLOURS.get(spec.type, "#64748b")
+    colour = spec.colour
     return rx.tooltip(
         rx.hstack(
             rx.center(

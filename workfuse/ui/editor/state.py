@@ -19,12 +19,12 @@ from reflex.event import EventSpec
 from workfuse.db import session_scope
 from workfuse.engine.events import FINAL_TYPES, ExecutionUpdate, UpdateType
 from workfuse.models import NodeRun, Workflow
+from workfuse.nodes.registry import REGISTRY
 from workfuse.services import executions as execution_service
 from workfuse.services import secrets as secret_service
 from workfuse.services import workflows as workflow_service
-from workfuse.services.ai import DEFAULT_MODELS
 from workfuse.services.errors import NotFound, ServiceError
-from workfuse.services.preferences import get_ai_defaults
+from workfuse.services.preferences import user_defaults
 from workfuse.ui import routes
 from workfuse.ui.editor import draft as drafts
 from workfuse.ui.editor import node_form
@@ -180,7 +180,7 @@ class EditorState(SessionState):
         )
         self._draft_json = json.dumps(draft)
         self._texts = {}
-        trigger = next((n for n in draft["nodes"] if n.get("type") == "trigger"), None)
+        trigger = REGISTRY.trigger_node(draft["nodes"])
         sample = ((trigger or {}).get("data") or {}).get("config", {}).get("samplePayload")
         self.run_payload = json.dumps(sample if sample is not None else {}, indent=2)
 
@@ -255,22 +255,20 @@ class EditorState(SessionState):
         except (KeyError, TypeError, ValueError):
             self.error = f"Unknown node type {node_type!r}."
             return
-        if node_type == "ai":
-            draft = self._with_ai_defaults(draft, node_id)
+        draft = self._with_user_defaults(draft, node_id)
         self.selected_node, self.selected_edge = node_id, ""
         self._change(draft)
 
-    def _with_ai_defaults(self, draft: drafts.Draft, node_id: str) -> drafts.Draft:
-        """A new AI node starts with the user's default provider and model (Settings)."""
+    def _with_user_defaults(self, draft: drafts.Draft, node_id: str) -> drafts.Draft:
+        """A new node starts with the user's defaults where its fields ask for them (the
+        AI provider and model from Settings)."""
         with session_scope() as session:
             user = self._signed_in_user(session)
-            defaults = get_ai_defaults(user=user) if user is not None else None
+            defaults = user_defaults(user=user) if user is not None else {}
         node = drafts.find_node(draft, node_id)
-        if defaults is None or defaults.provider is None or node is None:
+        if not defaults or node is None:
             return draft
-        config = {**node["data"]["config"], "provider": defaults.provider}
-        config["model"] = defaults.model or DEFAULT_MODELS[defaults.provider]
-        return drafts.replace_node(draft, {**node, "data": {**node["data"], "config": config}})
+        return drafts.replace_node(draft, drafts.with_user_defaults(node, defaults))
 
     def nodes_moved(self, moves: list[dict[str, Any]]) -> None:
         self._change(drafts.move_nodes(self._get_draft(), moves))
