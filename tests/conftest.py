@@ -7,8 +7,10 @@ unreachable server fails the run; it is never skipped.
 
 from __future__ import annotations
 
+import importlib
 import os
 import secrets
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +21,8 @@ from sqlmodel import Session, SQLModel
 
 from workfuse.db import get_engine, upgrade_database
 from workfuse.models import User
+from workfuse.nodes.base import NodeSpec
+from workfuse.nodes.registry import REGISTRY
 from workfuse.services.users import create_user
 from workfuse.settings import get_settings
 
@@ -193,3 +197,17 @@ def engine(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     if kind == "redis":
         for key in client.scan_iter(f"{namespace}:*"):
             client.delete(key)
+
+
+@pytest.fixture
+def sample_node() -> Iterator[NodeSpec]:
+    """The node type of ``tests/support/sample_node.py`` ("Sign text"), registered in
+    the application's registry by importing its module, as the app does for
+    ``WORKFUSE_NODE_MODULES``; forgotten again afterwards."""
+    name = "tests.support.sample_node"
+    module = importlib.import_module(name)
+    try:
+        yield module.SPEC
+    finally:
+        REGISTRY.unregister(module.SPEC.type)
+        sys.modules.pop(name, None)

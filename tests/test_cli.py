@@ -22,6 +22,8 @@ from workfuse.db import get_engine
 from workfuse.demo import demo_graph
 from workfuse.graph_validation import check_graph_data
 from workfuse.models import User, Workflow, WorkflowVersion
+from workfuse.nodes.reference import markdown
+from workfuse.nodes.registry import REGISTRY
 from workfuse.services.users import create_user
 from workfuse.services.workflows import WorkflowCreate, create_workflow
 
@@ -631,3 +633,36 @@ def test_worker_processes_run_executions_from_redis(
         with get_engine(postgres_url).begin() as connection:
             for table in reversed(SQLModel.metadata.sorted_tables):
                 connection.execute(table.delete())
+
+
+def test_nodes_list_names_every_registered_type() -> None:
+    listed = workfuse("nodes", "list")
+
+    assert listed.returncode == 0, listed.stderr
+    types = [line.split()[0] for line in listed.stdout.splitlines()]
+    assert types == REGISTRY.types()
+
+
+def test_nodes_show_prints_a_types_reference_and_its_json() -> None:
+    shown = workfuse("nodes", "show", "http")
+    as_json = workfuse("nodes", "show", "http", "--json", "--version", "1")
+
+    assert shown.returncode == 0 and as_json.returncode == 0
+    assert shown.stdout.startswith("## HTTP Request (`http`)")
+    assert "| `auth.secretArn` |" in shown.stdout
+    assert json.loads(as_json.stdout)["configSchema"] == REGISTRY.get("http").config_schema()
+
+
+@pytest.mark.parametrize("args", [("nope",), ("http", "--version", "7")])
+def test_nodes_show_of_an_unknown_type_or_version_exits_1(args: tuple[str, ...]) -> None:
+    shown = workfuse("nodes", "show", *args)
+
+    assert shown.returncode == 1
+    assert shown.stderr.startswith("error: no node type") and "known: trigger" in shown.stderr
+
+
+def test_nodes_docs_prints_the_reference() -> None:
+    printed = workfuse("nodes", "docs")
+
+    assert printed.returncode == 0
+    assert printed.stdout == markdown(REGISTRY.specs())

@@ -42,7 +42,9 @@ user_app = typer.Typer(help="Users.", no_args_is_help=True)
 workflow_app = typer.Typer(help="Workflows: validate, import, export, list.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(user_app, name="user")
+nodes_app = typer.Typer(help="Node types: what each one takes and gives.", no_args_is_help=True)
 app.add_typer(workflow_app, name="workflow")
+app.add_typer(nodes_app, name="nodes")
 
 UserOption = Annotated[
     str | None, typer.Option("--user", "-u", help="Owner's email (default: the only user).")
@@ -89,6 +91,52 @@ def _print_issues(error: ServiceError) -> None:
     if isinstance(error, InvalidInput):
         for issue in error.issues:
             typer.echo(f"  {issue.describe()}", err=True)
+
+
+@nodes_app.command("list")
+def nodes_list() -> None:
+    """One line per node type: type, version, category, label, what it does."""
+    from workfuse.nodes.registry import REGISTRY
+
+    for spec in REGISTRY.specs():
+        typer.echo(
+            f"{spec.type:<14} v{spec.version:<3} {spec.category:<8} {spec.label}: "
+            f"{spec.description}"
+        )
+
+
+@nodes_app.command("show")
+def nodes_show(
+    node_type: Annotated[str, typer.Argument(metavar="TYPE", help="A type name (nodes list).")],
+    version: Annotated[
+        int | None, typer.Option("--version", help="A version (default: the newest).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Everything, as JSON.")] = False,
+) -> None:
+    """A node type: config fields, outputs, credentials and examples (exit 1: unknown)."""
+    from workfuse.nodes.reference import describe, markdown
+    from workfuse.nodes.registry import REGISTRY, UnknownNodeType
+
+    try:
+        spec = REGISTRY.get(node_type, version)
+    except UnknownNodeType:
+        known = ", ".join(REGISTRY.types())
+        which = f"{node_type!r}" + (f" version {version}" if version else "")
+        _fail(f"no node type {which} (known: {known})")
+    if as_json:
+        typer.echo(json.dumps(describe(spec), indent=2, ensure_ascii=False))
+    else:
+        section = markdown([spec]).split(f'<a id="{spec.type}"></a>', 1)[1]
+        typer.echo(section.strip())
+
+
+@nodes_app.command("docs")
+def nodes_docs() -> None:
+    """The node reference (Markdown) of every registered type: docs/nodes.md."""
+    from workfuse.nodes.reference import markdown
+    from workfuse.nodes.registry import REGISTRY
+
+    typer.echo(markdown(REGISTRY.specs()), nl=False)
 
 
 @db_app.command("upgrade")

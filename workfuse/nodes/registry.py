@@ -112,7 +112,10 @@ class NodeRegistry:
                 del self._versions[node_type]
 
 
+#: The node types that come with WorkFuse, in palette order.
+BUILT_IN: tuple[NodeSpec, ...] = (trigger.SPEC, http.SPEC, transform.SPEC, condition.SPEC, ai.SPEC)
+
 REGISTRY = NodeRegistry(
-    [trigger.SPEC, http.SPEC, transform.SPEC, condition.SPEC, ai.SPEC],
+    BUILT_IN,
     extra_modules=lambda: get_settings().node_modules,
 )
