@@ -7,7 +7,6 @@ are computed once per process, not per execution.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +17,6 @@ from workfuse.graph import RetryPolicy, WorkflowEdge, WorkflowGraph
 from workfuse.graph_validation import execution_order
 from workfuse.models import WorkflowVersion
 from workfuse.nodes.base import NodeSpec
-from workfuse.nodes.paths import config_values
 from workfuse.nodes.registry import REGISTRY
 
 MAX_CACHED_PLANS = 1024
@@ -84,7 +82,9 @@ def build_plan(workflow_id: str, version: int, graph: WorkflowGraph) -> Executio
         for node in graph.nodes
     }
     arns = {
-        arn for node in graph.nodes for arn in secret_arns(nodes[node.id].spec, node.data.config)
+        arn
+        for node in graph.nodes
+        for arn in nodes[node.id].spec.credential_references(node.data.config, run_only=True)
     }
     return ExecutionPlan(
         workflow_id=workflow_id,
@@ -93,15 +93,3 @@ def build_plan(workflow_id: str, version: int, graph: WorkflowGraph) -> Executio
         nodes=nodes,
         secret_arns=frozenset(arns),
     )
-
-
-def secret_arns(spec: NodeSpec, config: Mapping[str, Any]) -> set[str]:
-    """The credential references (ARNs) a node's raw config names in the fields its
-    type declares (``NodeSpec.credentials``) and the run reads."""
-    return {
-        arn
-        for use in spec.credentials
-        if use.at_run
-        for arn in config_values(config, use.path)
-        if isinstance(arn, str) and arn
-    }

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
 from workfuse.nodes.execution import NodeContext
+from workfuse.nodes.paths import config_values
 
 #: Where the palette lists a node type.
 Category = Literal["trigger", "action", "flow", "ai", "data"]
@@ -175,6 +176,19 @@ class NodeSpec:
         if self.handles_of is None:
             return list(self.outputs)
         return self.handles_of(config)
+
+    def credential_references(
+        self, config: Mapping[str, Any], *, run_only: bool = False
+    ) -> set[str]:
+        """The credential references (ARNs) a raw config names in the fields this type
+        declares; ``run_only``: only those the run reads (not a webhook's signing key)."""
+        return {
+            reference
+            for use in self.credentials
+            if use.at_run or not run_only
+            for reference in config_values(config, use.path)
+            if isinstance(reference, str) and reference
+        }
 
     def new_node(self, node_id: str, x: float = 0.0, y: float = 0.0) -> dict[str, Any]:
         """A stored node of this type at (x, y): its label and default config.

@@ -48,9 +48,7 @@ def describe(spec: NodeSpec) -> dict[str, Any]:
         "defaultConfig": dict(spec.default_config),
         "configSchema": spec.config_schema(),
         "outputSchema": spec.output_schema(),
-        "examples": [
-            {"request": example.request, **example.node()} for example in spec.examples
-        ],
+        "examples": [{"request": example.request, **example.node()} for example in spec.examples],
     }
 
 

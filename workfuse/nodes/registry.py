@@ -69,6 +69,17 @@ class NodeRegistry:
         except KeyError:
             raise UnknownNodeType(node_type) from None
 
+    def spec_of(self, node: Mapping[str, Any]) -> NodeSpec | None:
+        """The type of a stored node (raw JSON) at its ``typeVersion`` (1 when absent),
+        or ``None`` if this server does not have it."""
+        version = node.get("typeVersion")
+        try:
+            return self.get(
+                str(node.get("type", "")), version if isinstance(version, int) else DEFAULT_VERSION
+            )
+        except UnknownNodeType:
+            return None
+
     def versions(self, node_type: str) -> list[int]:
         """The registered versions of ``node_type``, oldest first (empty if unknown)."""
         self._load_extra_modules()

@@ -94,7 +94,7 @@ def type_text(node: dict[str, Any], defs: dict[str, Any]) -> str:
         return " or ".join(type_text(option, defs) for option in node["anyOf"])
     kind = node.get("type")
     if kind in ("integer", "number"):
-        return kind + _bounds(node, "minimum", "maximum")
+        return str(kind) + _bounds(node, "minimum", "maximum")
     if kind == "string":
         return "text" + _bounds(node, "minLength", "maxLength", unit=" characters")
     if kind == "array":

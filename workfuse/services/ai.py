@@ -18,7 +18,6 @@ from workfuse.ai.magic_input import (
     Progress,
 )
 from workfuse.ai.providers import DEFAULT_MODELS, AIProvider
-from workfuse.engine.plan import secret_arns
 from workfuse.logs import REDACTOR
 from workfuse.models import User
 from workfuse.nodes import ai as ai_node
@@ -95,7 +94,7 @@ async def test_prompt(
         session=session,
         store=store,
         user_id=user_id,
-        arns=secret_arns(spec, config),
+        arns=spec.credential_references(config, run_only=True),
         redactors=(redactor, REDACTOR),
     )
     context = NodeContext(

@@ -35,6 +35,7 @@ from workfuse.models import (
     SecretReferencePublic,
     Workflow,
 )
+from workfuse.nodes.registry import REGISTRY
 from workfuse.secrets import (
     MAX_SECRET_VALUE_BYTES,
     Redactor,
@@ -128,14 +129,22 @@ def _strings(value: Any) -> Iterable[str]:
             stack.extend(item)
 
 
+def _references(node: dict[str, Any]) -> set[str]:
+    """The credential references a stored node names (see :func:`credential_usage`)."""
+    config = node["data"].get("config")
+    spec = REGISTRY.spec_of(node)
+    if spec is None:
+        return set(_strings(config))
+    return spec.credential_references(config if isinstance(config, dict) else {})
+
+
 def credential_usage(*, session: Session, user_id: str) -> dict[str, list[CredentialUse]]:
     """The user's workflows that use each of the user's credentials, keyed by ARN.
 
-    A workflow uses a credential when a string anywhere in one of its nodes' configs
-    equals the credential's ARN (the fields node types declare as ``credential_fields``,
-    such as ``auth.secretArn`` of an HTTP node, ``secretArn`` of an AI node and
-    ``hmac.secretArn`` of a trigger, hold exactly that). Credentials nobody uses are
-    left out; workflows come in name order.
+    A workflow uses a credential when one of its nodes names the credential's ARN in a
+    field its node type declares as a credential field (``NodeSpec.credentials``); for
+    a node of a type this server does not know, in any string of its config.
+    Credentials nobody uses are left out; workflows come in name order.
 
     Limits: only the current version of each workflow is read (an execution still
     running on an older version may use a credential its workflow no longer names),
@@ -159,7 +168,7 @@ def credential_usage(*, session: Session, user_id: str) -> dict[str, list[Creden
         for node in nodes if isinstance(nodes, list) else []:
             if not isinstance(node, dict) or not isinstance(node.get("data"), dict):
                 continue
-            named = {text for text in _strings(node["data"].get("config")) if text in arns}
+            named = _references(node) & arns
             for arn in named:
                 nodes_by_arn.setdefault(arn, []).append(str(node.get("id", "")))
         for arn, node_ids in nodes_by_arn.items():
