@@ -554,7 +554,7 @@ def create_through_api(app: App, *graphs: dict[str, Any]) -> tuple[str, list[str
     """Sign up (and in) as the bench user and create a workflow per graph: (cookie, ids)."""
     import httpx
 
-    from workfuse.api.deps import SESSION_COOKIE
+    from workfuse.web_paths import SESSION_COOKIE
 
     with httpx.Client(base_url=app.url, timeout=30) as api:
         signed_up = api.post("/api/auth/sign-up", json={"email": EMAIL, "password": PASSWORD})
@@ -576,7 +576,7 @@ def bench_patch(app: App, cookie: str, workflow_id: str, graph: dict[str, Any], 
     """``PATCH /api/workflows/{id}`` with the graph: client round trip and server time."""
     import httpx
 
-    from workfuse.api.deps import SESSION_COOKIE
+    from workfuse.web_paths import SESSION_COOKIE
 
     body = json.dumps({"graph": graph}).encode()
     headers = {"content-type": "application/json"}
@@ -749,7 +749,7 @@ def bench_browser(
     (id, graph) pairs."""
     from playwright.sync_api import sync_playwright
 
-    from workfuse.api.deps import SESSION_COOKIE
+    from workfuse.web_paths import SESSION_COOKIE
 
     cookies: list[SetCookieParam] = [{"name": SESSION_COOKIE, "value": cookie, "url": app.url}]
     workflow_id, graph = workflows[0]

@@ -17,6 +17,7 @@ from workfuse.models import (
     Execution,
     ExecutionLog,
     ExecutionStatus,
+    LoginSession,
     LogLevel,
     NodeRun,
     NodeRunStatus,
@@ -25,7 +26,6 @@ from workfuse.models import (
     Workflow,
     WorkflowVersion,
 )
-from workfuse.models import Session as UserSession
 
 GRAPH: dict[str, Any] = {"nodes": [], "edges": []}
 
@@ -72,7 +72,7 @@ def populated(session: Session, user: User) -> dict[str, Any]:
             NodeRun(execution_id=first.id, node_id="a", status=NodeRunStatus.SUCCEEDED),
             NodeRun(execution_id=retry.id, node_id="a", status=NodeRunStatus.RUNNING),
             SecretReference(user_id=user.id, workflow_id=workflow.id, name="k", arn="local:1"),
-            UserSession(
+            LoginSession(
                 user_id=user.id, token_hash="h" * 64, expires_at=datetime.now(UTC) + timedelta(1)
             ),
         ]
@@ -90,7 +90,7 @@ OWNED: list[type[SQLModel]] = [
     ExecutionLog,
     NodeRun,
     SecretReference,
-    UserSession,
+    LoginSession,
 ]
 
 
@@ -115,7 +115,7 @@ def test_deleting_a_user_deletes_everything_they_own(
         "ExecutionLog": 0,
         "NodeRun": 0,
         "SecretReference": 0,
-        "Session": 0,
+        "LoginSession": 0,
     }
     assert session.exec(select(Workflow.id)).all() == [other_workflow.id]
 

@@ -9,7 +9,7 @@ are stored as hashes.
 Differences from the seed, each for a reason:
 - ``Workflow.webhook_token`` is the seed's ``webhookUrl``: the URL is
   ``{base_url}/hooks/{webhook_token}``, so a change of host does not rewrite rows.
-- ``Session.token_hash`` is the seed's ``token``: only a hash of the token is kept.
+- ``LoginSession.token_hash`` is the seed's ``Session.token``: only a hash of the token is kept.
 - ``Execution`` pins ``workflow_version`` and may link to the execution it retries.
 - ``SecretReference`` belongs to a user; ``workflow_id`` is optional, so one
   credential can serve several of that user's workflows.
@@ -131,7 +131,9 @@ class UserPublic(ApiSchema):
     created_at: datetime
 
 
-class Session(SQLModel, table=True):
+class LoginSession(SQLModel, table=True):
+    """A signed-in browser session: a hash of its cookie token, when it ends, whose it is."""
+
     __tablename__ = "sessions"
 
     id: str = Field(default_factory=new_id, primary_key=True, max_length=32)

@@ -12,6 +12,7 @@ from reflex_base import constants
 from reflex_base.config import get_config
 from starlette.types import ASGIApp
 
+from workfuse import web_paths
 from workfuse.api.app import create_api
 from workfuse.api.browser_origins import BrowserOriginGuard
 from workfuse.bootstrap import prepare
@@ -21,7 +22,6 @@ from workfuse.engine.reconciler import start_reconciler_thread
 from workfuse.engine.runner_lock import hold_runner_lock
 from workfuse.logs import configure_logging
 from workfuse.settings import get_settings
-from workfuse.ui import routes
 from workfuse.ui.auth_page import AuthFormState, sign_in_page, sign_up_page
 from workfuse.ui.credentials_page import credentials_page
 from workfuse.ui.credentials_state import CredentialsState
@@ -74,40 +74,40 @@ app = WorkFuseApp(api_transformer=create_api())
 app.register_lifespan_task(_start_up)
 app.add_page(
     workflows_page,
-    route=routes.WORKFLOWS,
+    route=web_paths.WORKFLOWS,
     title="Workflows · WorkFuse",
     on_load=WorkflowsState.load,
 )
 app.add_page(
-    sign_in_page, route=routes.SIGN_IN, title="Sign in · WorkFuse", on_load=AuthFormState.load
+    sign_in_page, route=web_paths.SIGN_IN, title="Sign in · WorkFuse", on_load=AuthFormState.load
 )
 app.add_page(
-    sign_up_page, route=routes.SIGN_UP, title="Sign up · WorkFuse", on_load=AuthFormState.load
+    sign_up_page, route=web_paths.SIGN_UP, title="Sign up · WorkFuse", on_load=AuthFormState.load
 )
 app.add_page(
     executions_page,
-    route=routes.EXECUTIONS,
+    route=web_paths.EXECUTIONS,
     title="Executions · WorkFuse",
     on_load=ExecutionsState.load,
 )
 app.add_page(
     execution_detail_page,
-    route=routes.EXECUTION,
+    route=web_paths.EXECUTION,
     title="Execution · WorkFuse",
     on_load=ExecutionDetailState.load,
 )
 app.add_page(
     editor_page,
-    route=routes.WORKFLOW,
+    route=web_paths.WORKFLOW,
     title="Editor · WorkFuse",
     on_load=EditorState.load,
 )
 app.add_page(
     credentials_page,
-    route=routes.CREDENTIALS,
+    route=web_paths.CREDENTIALS,
     title="Credentials · WorkFuse",
     on_load=CredentialsState.load,
 )
 app.add_page(
-    settings_page, route=routes.SETTINGS, title="Settings · WorkFuse", on_load=SettingsState.load
+    settings_page, route=web_paths.SETTINGS, title="Settings · WorkFuse", on_load=SettingsState.load
 )

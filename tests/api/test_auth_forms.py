@@ -9,8 +9,8 @@ import httpx
 import pytest
 
 from tests.api.conftest import PASSWORD
-from workfuse.api.deps import SESSION_COOKIE
 from workfuse.api.routes.auth_forms import safe_next
+from workfuse.web_paths import SESSION_COOKIE
 
 
 @pytest.mark.parametrize(

@@ -7,10 +7,9 @@ import pytest
 from sqlmodel import Session, select
 
 from tests.api.conftest import PASSWORD, signed_up
-from workfuse.api.deps import SESSION_COOKIE
-from workfuse.models import ApiToken
-from workfuse.models import Session as SessionRow
+from workfuse.models import ApiToken, LoginSession
 from workfuse.services.auth import SIGN_IN_LIMIT_PER_EMAIL, hash_token
+from workfuse.web_paths import SESSION_COOKIE
 
 
 def test_sign_up_sets_an_http_only_session_cookie_and_me_answers(
@@ -36,7 +35,7 @@ def test_the_database_keeps_only_the_hash_of_a_session_token(
     ada: httpx.Client, session: Session
 ) -> None:
     token = ada.cookies[SESSION_COOKIE]
-    rows = session.exec(select(SessionRow)).all()
+    rows = session.exec(select(LoginSession)).all()
     assert [row.token_hash for row in rows] == [hash_token(token)]
     assert token not in rows[0].token_hash
 

@@ -13,7 +13,7 @@ from sqlmodel import SQLModel
 from tests.api.test_workflow_routes import GRAPH
 from workfuse.db import get_engine
 from workfuse.logs import REDACTOR, configure_logging
-from workfuse.models import Session as AuthSession
+from workfuse.models import LoginSession
 from workfuse.services.auth import SESSION_REFRESH_AFTER, SESSION_TTL
 
 CANARY = "sk-canary-7f3e9a1c5b"
@@ -43,12 +43,12 @@ def test_a_session_due_for_its_refresh_can_create_and_rotate(
     """The refresh's write is committed before the secret store writes (SQLite locks)."""
     due = datetime.now(UTC) + SESSION_TTL - SESSION_REFRESH_AFTER - timedelta(minutes=1)
     with get_engine(database_url).begin() as connection:
-        connection.execute(sa.update(AuthSession).values(expires_at=due))
+        connection.execute(sa.update(LoginSession).values(expires_at=due))
 
     created = ada.post("/api/secrets", json={"name": "Due", "value": CANARY}, timeout=10)
     assert created.status_code == 201, created.text
     with get_engine(database_url).begin() as connection:
-        connection.execute(sa.update(AuthSession).values(expires_at=due))
+        connection.execute(sa.update(LoginSession).values(expires_at=due))
     rotated = ada.post(
         f"/api/secrets/{created.json()['id']}/rotate", json={"value": "sk-rotated-1"}, timeout=10
     )

@@ -41,8 +41,8 @@ from reflex_base.utils.format import format_event_handler
 
 from tests.support.event_socket import Refused, Transport, open_event_socket
 from tests.support.reflex_backend import free_port, running_backend
-from workfuse.api.deps import SESSION_COOKIE
 from workfuse.ui.settings_state import SettingsState
+from workfuse.web_paths import SESSION_COOKIE
 
 PASSWORD = "correct horse battery"
 #: As an operator might write it; browsers send it as :data:`LISTED`.

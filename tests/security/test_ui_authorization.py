@@ -50,12 +50,12 @@ import reflex as rx
 from sqlmodel import Session, select
 
 import workfuse.ui
+from workfuse import web_paths
 from workfuse.db import get_engine, session_scope
 from workfuse.models import ApiToken, Execution, User, Workflow, WorkflowVersion
 from workfuse.secrets import process_secret_store
 from workfuse.services import api_tokens, auth, executions, secrets, workflows
 from workfuse.services.errors import NotFound
-from workfuse.ui import routes
 from workfuse.ui.credentials_state import CredentialsState
 from workfuse.ui.editor.state import EditorState
 from workfuse.ui.executions_state import ExecutionDetailState, ExecutionsState
@@ -113,7 +113,7 @@ EXECUTION_SHOWN = (
     "executions.in_execution_order",
 )
 DRAFT_EDIT = Local("edits the tab's draft graph; only save() stores it")
-AI_DEFAULTS = acts("preferences.get_ai_defaults")
+USER_DEFAULTS = acts("preferences.user_defaults")
 EDITOR_LOAD = (
     "workflows.get_workflow",
     "secrets.list_secrets",
@@ -239,8 +239,8 @@ HANDLERS: dict[str, Acts | Anyone | Local] = {
     "EditorState.follow": acts(
         "executions.follow_execution", "executions.get_execution", "executions.node_runs"
     ),
-    "EditorState.add_node": AI_DEFAULTS,
-    "EditorState.drop_node": AI_DEFAULTS,
+    "EditorState.add_node": USER_DEFAULTS,
+    "EditorState.drop_node": USER_DEFAULTS,
     **{
         f"EditorState.{name}": DRAFT_EDIT
         for name in (
@@ -249,16 +249,19 @@ HANDLERS: dict[str, Acts | Anyone | Local] = {
             "delete_items",
             "delete_selected",
             "set_field",
-            "toggle_method",
-            "set_header",
-            "add_header",
-            "remove_header",
-            "set_rule",
-            "add_rule",
-            "remove_rule",
+            "set_value",
+            "toggle_choice",
+            "toggle_group",
+            "set_pair",
+            "add_pair",
+            "remove_pair",
+            "add_row",
+            "remove_row",
             "set_name",
         )
     },
+    "EditorState.toggle_more": Local("opens or closes the form's advanced section"),
+    "EditorState.set_palette_query": Local("filters the palette the tab shows"),
     "EditorState.select_item": Local("selects an item of the tab's draft"),
     "EditorState.select_node": Local("selects an item of the tab's draft"),
     "EditorState.set_run_payload": Local("a form field"),
@@ -536,20 +539,20 @@ def _secret(people: People) -> str:
 
 
 PROBES = [
-    Probe(WorkflowsState, "load", routes.WORKFLOWS, _args(), changes=False),
+    Probe(WorkflowsState, "load", web_paths.WORKFLOWS, _args(), changes=False),
     Probe(
         WorkflowsState,
         "toggle_active",
-        routes.WORKFLOWS,
+        web_paths.WORKFLOWS,
         _args(_workflow, lambda _: False),
         changes=True,
     ),
-    Probe(WorkflowsState, "run_now", routes.WORKFLOWS, _args(_workflow), changes=True),
-    Probe(WorkflowsState, "export", routes.WORKFLOWS, _args(_workflow), changes=False),
+    Probe(WorkflowsState, "run_now", web_paths.WORKFLOWS, _args(_workflow), changes=True),
+    Probe(WorkflowsState, "export", web_paths.WORKFLOWS, _args(_workflow), changes=False),
     Probe(
         WorkflowsState,
         "confirm_delete",
-        routes.WORKFLOWS,
+        web_paths.WORKFLOWS,
         _vars(delete_id=_workflow, delete_name=lambda _: "x"),
         changes=True,
     ),
@@ -570,7 +573,7 @@ PROBES = [
     Probe(
         ExecutionsState,
         "set_workflow_filter",
-        routes.EXECUTIONS,
+        web_paths.EXECUTIONS,
         _args(_workflow),
         changes=False,
     ),
@@ -656,7 +659,7 @@ def test_a_handler_acts_only_for_its_owner(probe: Probe, people: People) -> None
     # An anonymous tab is sent to sign-in and changes nothing
     _, answer = _call(probe, people, cookie="")
     assert isinstance(answer, rx.event.EventSpec), answer
-    assert routes.SIGN_IN in repr(answer.args), answer
+    assert web_paths.SIGN_IN in repr(answer.args), answer
     assert _adas_world(people) == before
 
     # Grace's tab changes nothing of Ada's and is shown none of it

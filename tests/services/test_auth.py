@@ -8,8 +8,7 @@ import pytest
 from sqlmodel import Session, select
 
 from workfuse.db_types import utcnow
-from workfuse.models import Session as SessionRow
-from workfuse.models import User
+from workfuse.models import LoginSession, User
 from workfuse.ratelimit import MemoryRateLimiter
 from workfuse.services import auth
 from workfuse.services.errors import RateLimited, Unauthorized
@@ -24,9 +23,9 @@ def member(session: Session) -> User:
     return signed_up.user
 
 
-def _row(session: Session, token: str) -> SessionRow:
+def _row(session: Session, token: str) -> LoginSession:
     return session.exec(
-        select(SessionRow).where(SessionRow.token_hash == auth.hash_token(token))
+        select(LoginSession).where(LoginSession.token_hash == auth.hash_token(token))
     ).one()
 
 
@@ -40,7 +39,7 @@ def test_an_expired_session_is_refused_and_removed(session: Session, member: Use
     with pytest.raises(Unauthorized, match="session has ended"):
         auth.resolve_session(session=session, token=token)
     session.commit()
-    hashes = [row.token_hash for row in session.exec(select(SessionRow))]
+    hashes = [row.token_hash for row in session.exec(select(LoginSession))]
     assert auth.hash_token(token) not in hashes
 
 

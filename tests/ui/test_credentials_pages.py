@@ -16,8 +16,7 @@ from sqlmodel import Session, col, select
 from tests.ui.conftest import OWNER_EMAIL, OWNER_PASSWORD, RunningApp, screenshot
 from workfuse.db import get_engine
 from workfuse.db_types import utcnow
-from workfuse.models import SecretReference, SecretValue
-from workfuse.models import Session as UserSession
+from workfuse.models import LoginSession, SecretReference, SecretValue
 from workfuse.services.auth import SESSION_REFRESH_AFTER, SESSION_TTL
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(900)]
@@ -98,7 +97,7 @@ def make_sessions_due_for_refresh(running_app: RunningApp) -> None:
     """The next use of every session extends it (a database write before the action)."""
     due = utcnow() + SESSION_TTL - SESSION_REFRESH_AFTER - timedelta(minutes=1)
     with Session(get_engine(running_app.database_url)) as session:
-        for row in session.exec(select(UserSession).where(col(UserSession.expires_at) > due)):
+        for row in session.exec(select(LoginSession).where(col(LoginSession.expires_at) > due)):
             row.expires_at = due
             session.add(row)
         session.commit()

@@ -16,10 +16,10 @@ from playwright.sync_api import Browser, Page, expect
 from sqlmodel import Session, select
 
 from tests.ui.conftest import OWNER_EMAIL, OWNER_PASSWORD, RunningApp, screenshot
-from workfuse.api.deps import SESSION_COOKIE
 from workfuse.db import get_engine
 from workfuse.demo import DEMO_NAME
 from workfuse.models import Workflow
+from workfuse.web_paths import SESSION_COOKIE
 
 #: The first test also waits for the app's first production build.
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(900)]

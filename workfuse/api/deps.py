@@ -24,8 +24,8 @@ from workfuse.services.api_tokens import resolve_api_token
 from workfuse.services.auth import resolve_session
 from workfuse.services.errors import Forbidden, RateLimited, Unauthorized
 from workfuse.settings import get_settings
+from workfuse.web_paths import SESSION_COOKIE
 
-SESSION_COOKIE = "workfuse_session"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 

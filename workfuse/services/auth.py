@@ -19,11 +19,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlmodel import Session as DbSession
-from sqlmodel import col, delete, select
+from sqlmodel import Session, col, delete, select
 
 from workfuse.db_types import utcnow
-from workfuse.models import Session, User
+from workfuse.models import LoginSession, User
 from workfuse.ratelimit import Limit, RateLimiter, get_rate_limiter
 from workfuse.services.errors import Conflict, InvalidInput, RateLimited, Unauthorized
 from workfuse.services.users import (
@@ -63,7 +62,7 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def sign_up(*, session: DbSession, email: str, password: str, name: str | None = None) -> SignedIn:
+def sign_up(*, session: Session, email: str, password: str, name: str | None = None) -> SignedIn:
     """Create an account (password rules apply) and sign it in.
 
     On an embedded install whose first-run owner (the demo user, created without a
@@ -86,7 +85,7 @@ def sign_up(*, session: DbSession, email: str, password: str, name: str | None =
     return start_session(session=session, user=owner)
 
 
-def unclaimed_owner(*, session: DbSession) -> User | None:
+def unclaimed_owner(*, session: Session) -> User | None:
     """The first-run owner if nobody has signed up as them yet, else ``None``."""
     query = select(User).where(
         User.email == get_settings().demo_email, col(User.password_hash).is_(None)
@@ -96,7 +95,7 @@ def unclaimed_owner(*, session: DbSession) -> User | None:
 
 def sign_in(
     *,
-    session: DbSession,
+    session: Session,
     email: str,
     password: str,
     client: str | None = None,
@@ -120,7 +119,7 @@ def sign_in(
     return start_session(session=session, user=user)
 
 
-def _user_with_password(*, session: DbSession, email: str, password: str) -> User | None:
+def _user_with_password(*, session: Session, email: str, password: str) -> User | None:
     try:
         email = normalise_email(email)
     except InvalidInput:
@@ -139,22 +138,26 @@ def _user_with_password(*, session: DbSession, email: str, password: str) -> Use
     return user
 
 
-def start_session(*, session: DbSession, user: User) -> SignedIn:
+def start_session(*, session: Session, user: User) -> SignedIn:
     token = new_token()
-    row = Session(token_hash=hash_token(token), expires_at=utcnow() + SESSION_TTL, user_id=user.id)
+    row = LoginSession(
+        token_hash=hash_token(token), expires_at=utcnow() + SESSION_TTL, user_id=user.id
+    )
     session.add(row)
     session.flush()
     return SignedIn(user=user, token=token, expires_at=row.expires_at)
 
 
-def resolve_session(*, session: DbSession, token: str | None) -> User:
+def resolve_session(*, session: Session, token: str | None) -> User:
     """The user a session token belongs to; extends the session (sliding expiry).
 
     Raises ``Unauthorized`` for a missing, unknown, expired or revoked token.
     """
     if not token:
         raise Unauthorized("sign in to continue")
-    row = session.exec(select(Session).where(Session.token_hash == hash_token(token))).first()
+    row = session.exec(
+        select(LoginSession).where(LoginSession.token_hash == hash_token(token))
+    ).first()
     now = utcnow()
     if row is None or row.expires_at <= now:
         if row is not None:
@@ -171,19 +174,21 @@ def resolve_session(*, session: DbSession, token: str | None) -> User:
     return user
 
 
-def session_expiry(*, session: DbSession, token: str) -> datetime | None:
+def session_expiry(*, session: Session, token: str) -> datetime | None:
     """When the session ends (for the cookie's lifetime), or ``None`` if it is unknown."""
-    row = session.exec(select(Session).where(Session.token_hash == hash_token(token))).first()
+    row = session.exec(
+        select(LoginSession).where(LoginSession.token_hash == hash_token(token))
+    ).first()
     return row.expires_at if row is not None else None
 
 
-def sign_out(*, session: DbSession, token: str | None) -> None:
+def sign_out(*, session: Session, token: str | None) -> None:
     """Revoke the session; an unknown or missing token is not an error."""
     if token:
-        session.exec(delete(Session).where(col(Session.token_hash) == hash_token(token)))
+        session.exec(delete(LoginSession).where(col(LoginSession.token_hash) == hash_token(token)))
 
 
-def sign_out_everywhere(*, session: DbSession, user: User) -> int:
+def sign_out_everywhere(*, session: Session, user: User) -> int:
     """Revoke every session of the user; returns how many there were."""
-    result = session.exec(delete(Session).where(col(Session.user_id) == user.id))
+    result = session.exec(delete(LoginSession).where(col(LoginSession.user_id) == user.id))
     return int(result.rowcount or 0)

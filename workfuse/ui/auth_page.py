@@ -10,23 +10,23 @@ from __future__ import annotations
 import reflex as rx
 from sqlmodel import Session
 
+from workfuse import web_paths
 from workfuse.db import session_scope
 from workfuse.services import auth
-from workfuse.ui import routes
 from workfuse.ui.native_form import native_form
 
 
 class AuthFormState(rx.State):
     error: str = ""
     email: str = ""
-    next_path: str = routes.WORKFLOWS
+    next_path: str = web_paths.WORKFLOWS
     owner_setup: bool = False
 
     def load(self) -> None:
         params = self.router.url.query_parameters
         self.error = params.get("error", "")[:300]
         self.email = params.get("email", "")[:320]
-        self.next_path = params.get("next", routes.WORKFLOWS)[:1000]
+        self.next_path = params.get("next", web_paths.WORKFLOWS)[:1000]
         with session_scope() as session:
             self.owner_setup = _owner_setup_pending(session)
 
@@ -126,7 +126,7 @@ def sign_in_page() -> rx.Component:
             rx.cond(AuthFormState.owner_setup, "First time here? ", "No account yet? "),
             rx.link(
                 rx.cond(AuthFormState.owner_setup, "Create the owner account", "Sign up"),
-                href=routes.SIGN_UP,
+                href=web_paths.SIGN_UP,
             ),
             size="2",
         ),
@@ -160,5 +160,5 @@ def sign_up_page() -> rx.Component:
             rx.text("At least 10 characters.", size="1", color=rx.color("gray", 10)),
             submit="Create account",
         ),
-        rx.text("Already have an account? ", rx.link("Sign in", href=routes.SIGN_IN), size="2"),
+        rx.text("Already have an account? ", rx.link("Sign in", href=web_paths.SIGN_IN), size="2"),
     )

@@ -17,13 +17,11 @@ import reflex as rx
 from reflex.event import EventSpec
 from sqlmodel import Session
 
-from workfuse.db import session_scope
 from workfuse.logs import REDACTOR
 from workfuse.models import SecretReference, User
 from workfuse.secrets import SecretStoreError, process_secret_store
 from workfuse.services import secrets as service
-from workfuse.services.errors import ServiceError
-from workfuse.ui.form_parts import as_sentence
+from workfuse.ui.form_parts import refusal_sentence
 from workfuse.ui.session_state import SessionState
 
 logger = logging.getLogger(__name__)
@@ -115,16 +113,6 @@ class CredentialsState(SessionState):
     def delete_in_use(self) -> bool:
         return len(self.delete_used_by) > 0
 
-    def _acting_user(self) -> User | None:
-        """The signed-in user, resolved in a transaction of its own (committed).
-
-        Resolving may extend the session (a write). The secret services write to the
-        local store through a session of their own, and on SQLite a write still pending
-        here would hold the lock that store waits for, until the busy timeout.
-        """
-        with session_scope() as session:
-            return self._signed_in_user(session)
-
     # --- list -------------------------------------------------------------------
 
     def load(self) -> EventSpec | None:
@@ -136,12 +124,11 @@ class CredentialsState(SessionState):
         return self._reload()
 
     def _reload(self) -> EventSpec | None:
-        with session_scope() as session:
-            user = self._signed_in_user(session)
-            if user is None:
-                self.rows = []
-                return self._to_sign_in()
-            self._read(session, user)
+        with self._unit_of_work() as work:
+            self._read(work.session, work.user)
+        if not work.done:
+            self.rows = []
+            return work.redirect
         self.loaded = True
         return None
 
@@ -165,28 +152,26 @@ class CredentialsState(SessionState):
         """Store the submitted value and save the reference; the value is not kept."""
         self.create_error = ""
         name = _text(form_data, "name")
-        user = self._acting_user()
-        if user is None:
-            return self._to_sign_in()
         try:
-            with session_scope() as session:
+            with self._unit_of_work(
+                error_var="create_error", message=refusal_sentence, user_first=True
+            ) as work:
                 reference = service.create_secret(
-                    session=session,
+                    session=work.session,
+                    user_id=work.user.id,
                     store=process_secret_store(),
-                    user_id=user.id,
                     name=name,
                     value=_text(form_data, "value"),
                     description=_text(form_data, "description").strip() or None,
                     redactor=REDACTOR,
                 )
                 created = reference.name
-        except ServiceError as error:
-            self.create_error = as_sentence(str(error))
-            return None
         except SecretStoreError as error:
             logger.error("creating a credential failed in the secret store: %s", error)
             self.create_error = STORE_FAILED
             return None
+        if not work.done:
+            return work.redirect
         self.create_open = False
         return self._reload() or rx.toast.success(f"Credential {created!r} saved")
 
@@ -207,27 +192,25 @@ class CredentialsState(SessionState):
     def rotate(self, form_data: dict[str, Any]) -> EventSpec | None:
         """Replace the value of the credential being rotated; the value is not kept."""
         self.rotate_error = ""
-        user = self._acting_user()
-        if user is None:
-            return self._to_sign_in()
         try:
-            with session_scope() as session:
+            with self._unit_of_work(
+                error_var="rotate_error", message=refusal_sentence, user_first=True
+            ) as work:
                 reference = service.rotate_secret(
-                    session=session,
+                    session=work.session,
+                    user_id=work.user.id,
                     store=process_secret_store(),
-                    user_id=user.id,
                     secret_id=self.rotate_id,
                     value=_text(form_data, "value"),
                     redactor=REDACTOR,
                 )
                 rotated = reference.name
-        except ServiceError as error:
-            self.rotate_error = as_sentence(str(error))
-            return None
         except SecretStoreError as error:
             logger.error("rotating credential %s failed: %s", self.rotate_id, error)
             self.rotate_error = STORE_FAILED
             return None
+        if not work.done:
+            return work.redirect
         self._close_rotate()
         return rx.toast.success(
             f"Credential {rotated!r} rotated: runs that start from now on use the new value"
@@ -238,21 +221,16 @@ class CredentialsState(SessionState):
     def confirm_delete(self, secret_id: str) -> EventSpec | None:
         """Open the confirmation, naming the workflows that use it (read afresh)."""
         self.error = ""
-        try:
-            with session_scope() as session:
-                user = self._signed_in_user(session)
-                if user is None:
-                    return self._to_sign_in()
-                reference = service.get_secret(
-                    session=session, user_id=user.id, secret_id=secret_id
-                )
-                uses = service.workflows_using(
-                    session=session, user_id=user.id, secret_id=secret_id
-                )
-                self.delete_id, self.delete_name = reference.id, reference.name
-        except ServiceError as error:
-            self.error = as_sentence(str(error))
-            return self._reload()
+        with self._unit_of_work(error_var="error", message=refusal_sentence) as work:
+            reference = service.get_secret(
+                session=work.session, user_id=work.user.id, secret_id=secret_id
+            )
+            uses = service.workflows_using(
+                session=work.session, user_id=work.user.id, secret_id=secret_id
+            )
+            self.delete_id, self.delete_name = reference.id, reference.name
+        if not work.done:
+            return work.redirect or self._reload()
         self.delete_used_by = [use.workflow_name for use in uses]
         self.delete_error = ""
         return None
@@ -266,20 +244,17 @@ class CredentialsState(SessionState):
             self._close_delete()
 
     def delete(self) -> EventSpec | None:
-        user = self._acting_user()
-        if user is None:
-            return self._to_sign_in()
-        try:
-            with session_scope() as session:
-                service.delete_secret(
-                    session=session,
-                    store=process_secret_store(),
-                    user_id=user.id,
-                    secret_id=self.delete_id,
-                )
-        except ServiceError as error:
-            self.delete_error = as_sentence(str(error))
-            return None
+        with self._unit_of_work(
+            error_var="delete_error", message=refusal_sentence, user_first=True
+        ) as work:
+            service.delete_secret(
+                session=work.session,
+                user_id=work.user.id,
+                store=process_secret_store(),
+                secret_id=self.delete_id,
+            )
+        if not work.done:
+            return work.redirect
         deleted = self.delete_name
         self._close_delete()
         return self._reload() or rx.toast.success(f"Credential {deleted!r} deleted")

@@ -20,6 +20,7 @@ import reflex as rx
 from reflex.event import EventSpec
 from sqlmodel import Session
 
+from workfuse import web_paths
 from workfuse.db import session_scope
 from workfuse.db_types import utcnow
 from workfuse.engine.events import FINAL_TYPES, ExecutionUpdate, UpdateType
@@ -27,8 +28,7 @@ from workfuse.graph import ValidationResult
 from workfuse.models import Execution, ExecutionStatus, NodeRun, User
 from workfuse.services import executions as service
 from workfuse.services import workflows as workflow_service
-from workfuse.services.errors import NotFound, ServiceError
-from workfuse.ui import routes
+from workfuse.services.errors import NotFound
 from workfuse.ui.editor import draft as drafts
 from workfuse.ui.live_updates import (
     EXECUTION_STATUS,
@@ -246,7 +246,7 @@ class ExecutionsState(SessionState):
             )
             if value != default
         }
-        return routes.EXECUTIONS + (f"?{urlencode(query)}" if query else "")
+        return web_paths.EXECUTIONS + (f"?{urlencode(query)}" if query else "")
 
     def older(self) -> EventSpec | None:
         """The next page back in time (keyset: the last row's cursor)."""
@@ -278,7 +278,7 @@ class ExecutionsState(SessionState):
             while time.monotonic() < deadline:
                 await asyncio.sleep(LIST_REFRESH_S)
                 async with self:
-                    if self.router.url.path.rstrip("/") != routes.EXECUTIONS:
+                    if self.router.url.path.rstrip("/") != web_paths.EXECUTIONS:
                         return None
                     self._watch_lease = time.time() + 3 * LIST_REFRESH_S
                     redirect = self._fetch()
@@ -300,32 +300,31 @@ class ExecutionsState(SessionState):
 
     def _fetch(self, *, with_workflows: bool = False) -> EventSpec | None:
         self.error = ""
-        with session_scope() as session:
-            user = self._signed_in_user(session)
-            if user is None:
-                return self._to_sign_in()
+        with self._unit_of_work(error_var="error") as work:
+            user = work.user
             if with_workflows:
-                self._load_workflow_options(session, user)
+                self._load_workflow_options(work.session, user)
             status = None if self.status_filter == ALL else ExecutionStatus(self.status_filter)
-            try:
-                page = service.list_executions(
-                    session=session,
-                    user=user,
-                    workflow_id=None if self.workflow_filter == ALL else self.workflow_filter,
-                    status=status,
-                    started_after=self._since,
-                    limit=PAGE_SIZE,
-                    cursor=self._cursors[-1] if self._cursors else None,
-                )
-            except ServiceError as error:
-                self.error = str(error)
-                self.rows, self._cursors = [], []
-                return None
+            page = service.list_executions(
+                session=work.session,
+                user=user,
+                workflow_id=None if self.workflow_filter == ALL else self.workflow_filter,
+                status=status,
+                started_after=self._since,
+                limit=PAGE_SIZE,
+                cursor=self._cursors[-1] if self._cursors else None,
+            )
             names = workflow_service.workflow_names(
-                session=session, user=user, workflow_ids={row.workflow_id for row in page.items}
+                session=work.session,
+                user=user,
+                workflow_ids={row.workflow_id for row in page.items},
             )
             self.rows = [_execution_row(row, names) for row in page.items]
             self._next_cursor = page.next_cursor or ""
+        if work.error is not None:
+            self.rows, self._cursors = [], []
+        if not work.done:
+            return work.redirect
         self.has_older = self._next_cursor != ""
         self.page_number = len(self._cursors) + 1
         self.loaded = True
@@ -346,7 +345,7 @@ class ExecutionsState(SessionState):
 def _execution_row(execution: Execution, names: dict[str, str]) -> ExecutionRow:
     return ExecutionRow(
         id=execution.id,
-        url=routes.execution(execution.id),
+        url=web_paths.execution(execution.id),
         workflow=names.get(execution.workflow_id, "(unknown workflow)"),
         status=execution.status.value,
         started=_when(execution.started_at),
@@ -410,20 +409,20 @@ class ExecutionDetailState(SessionState):
         self.execution_id = self._route_id()
         self.action_error = ""
         self.busy = False
-        with session_scope() as session:
-            user = self._signed_in_user(session)
-            if user is None:
-                return self._to_sign_in()
+        with self._unit_of_work() as work:
+            user = work.user
             try:
                 execution = service.get_execution(
-                    session=session, user=user, execution_id=self.execution_id
+                    session=work.session, user=user, execution_id=self.execution_id
                 )
             except NotFound:
                 self.missing = True
                 return None
             self.missing = False
-            self._show(session, user, execution)
+            self._show(work.session, user, execution)
             self.open_nodes = [row.node_id for row in self.nodes if row.status == "FAILED"]
+        if not work.done:
+            return work.redirect
         if self.status in FINISHED:
             return None
         return ExecutionDetailState.follow
@@ -436,10 +435,12 @@ class ExecutionDetailState(SessionState):
             session=session, user=user, workflow_ids=[execution.workflow_id]
         )
         self.workflow = names.get(execution.workflow_id, "(deleted workflow)")
-        self.workflow_url = routes.workflow(execution.workflow_id)
-        self.workflow_executions_url = f"{routes.EXECUTIONS}?workflow={execution.workflow_id}"
+        self.workflow_url = web_paths.workflow(execution.workflow_id)
+        self.workflow_executions_url = f"{web_paths.EXECUTIONS}?workflow={execution.workflow_id}"
         self.version = execution.workflow_version
-        self.retry_of_url = routes.execution(execution.retry_of_id) if execution.retry_of_id else ""
+        self.retry_of_url = (
+            web_paths.execution(execution.retry_of_id) if execution.retry_of_id else ""
+        )
         graph = service.pinned_graph(session=session, execution=execution)
         self._graph_json = json.dumps(graph) if graph is not None else ""
         self._show_runs(execution, service.node_runs(session=session, execution=execution))
@@ -498,18 +499,13 @@ class ExecutionDetailState(SessionState):
     def cancel(self) -> EventSpec | list[EventSpec] | None:
         """Stop the execution before its next node (a running node finishes first)."""
         self.action_error = ""
-        try:
-            with session_scope() as session:
-                user = self._signed_in_user(session)
-                if user is None:
-                    return self._to_sign_in()
-                execution = service.cancel_execution(
-                    session=session, user=user, execution_id=self.execution_id
-                )
-                self._show(session, user, execution)
-        except ServiceError as error:
-            self.action_error = str(error)
-            return None
+        with self._unit_of_work(error_var="action_error") as work:
+            execution = service.cancel_execution(
+                session=work.session, user=work.user, execution_id=self.execution_id
+            )
+            self._show(work.session, work.user, execution)
+        if not work.done:
+            return work.redirect
         return rx.toast("Execution cancelled")
 
     def retry_from_start(self) -> EventSpec | None:
@@ -523,23 +519,19 @@ class ExecutionDetailState(SessionState):
         failed node, the nodes that succeeded are reused, not run again."""
         self.action_error = ""
         self.busy = True
-        try:
-            with session_scope() as session:
-                user = self._signed_in_user(session)
-                if user is None:
-                    return self._to_sign_in()
-                new = service.retry_execution(
-                    session=session,
-                    user=user,
-                    execution_id=self.execution_id,
-                    from_failed_node=from_failed_node,
-                )
-                new_id = new.id
-        except ServiceError as error:
-            self.action_error = str(error)
+        with self._unit_of_work(error_var="action_error") as work:
+            new = service.retry_execution(
+                session=work.session,
+                user=work.user,
+                execution_id=self.execution_id,
+                from_failed_node=from_failed_node,
+            )
+            new_id = new.id
+        if work.error is not None:
             self.busy = False
-            return None
-        return rx.redirect(routes.execution(new_id))
+        if not work.done:
+            return work.redirect
+        return rx.redirect(web_paths.execution(new_id))
 
     @rx.event(background=True)  # type: ignore[operator]
     async def follow(self) -> None:

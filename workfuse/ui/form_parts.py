@@ -6,6 +6,8 @@ from __future__ import annotations
 import reflex as rx
 from reflex.event import EventType
 
+from workfuse.services.errors import ServiceError
+
 #: A dialog title: text, a state var, or parts of both (``("Delete ", State.name, "?")``).
 Title = str | rx.Var[str] | tuple[str | rx.Var[str], ...]
 
@@ -93,3 +95,8 @@ def as_sentence(message: str) -> str:
     """A service message ("the name must ...") as a sentence for the page."""
     message = message.strip() or "that did not work"
     return message[0].upper() + message[1:] + ("" if message.endswith(".") else ".")
+
+
+def refusal_sentence(error: ServiceError) -> str:
+    """A service's refusal as a sentence for the page (see :func:`as_sentence`)."""
+    return as_sentence(str(error))

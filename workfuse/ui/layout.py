@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from workfuse.ui import routes
+from workfuse import web_paths
 from workfuse.ui.native_form import native_form
 from workfuse.ui.session_state import SessionState
 
@@ -18,12 +18,14 @@ def top_bar() -> rx.Component:
             spacing="2",
         ),
         rx.spacer(),
-        rx.link("Workflows", href=routes.WORKFLOWS, weight="medium", color=rx.color("gray", 12)),
-        rx.link("Executions", href=routes.EXECUTIONS, weight="medium", color=rx.color("gray", 12)),
+        rx.link("Workflows", href=web_paths.WORKFLOWS, weight="medium", color=rx.color("gray", 12)),
         rx.link(
-            "Credentials", href=routes.CREDENTIALS, weight="medium", color=rx.color("gray", 12)
+            "Executions", href=web_paths.EXECUTIONS, weight="medium", color=rx.color("gray", 12)
         ),
-        rx.link("Settings", href=routes.SETTINGS, weight="medium", color=rx.color("gray", 12)),
+        rx.link(
+            "Credentials", href=web_paths.CREDENTIALS, weight="medium", color=rx.color("gray", 12)
+        ),
+        rx.link("Settings", href=web_paths.SETTINGS, weight="medium", color=rx.color("gray", 12)),
         rx.separator(orientation="vertical", size="2"),
         rx.text(SessionState.user_email, size="2", color=rx.color("gray", 11)),
         native_form(

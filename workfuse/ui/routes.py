@@ -1,19 +1,31 @@
-"""Route paths of every page, in one place."""
+"""The page paths under the name ``workfuse.ui.editor`` still imports them by.
 
-WORKFLOWS = "/"
-WORKFLOW = "/workflows/[workflow_id]"
-SIGN_IN = "/sign-in"
-SIGN_UP = "/sign-up"
-EXECUTIONS = "/executions"
-EXECUTION = "/executions/[execution_id]"
-CREDENTIALS = "/credentials"
-SETTINGS = "/settings"
+They are defined in :mod:`workfuse.web_paths`, which the API shares; import them from
+there. This module goes once the editor does so.
+"""
 
+from workfuse.web_paths import (
+    CREDENTIALS,
+    EXECUTION,
+    EXECUTIONS,
+    SETTINGS,
+    SIGN_IN,
+    SIGN_UP,
+    WORKFLOW,
+    WORKFLOWS,
+    execution,
+    workflow,
+)
 
-def workflow(workflow_id: str) -> str:
-    """The editor of one workflow."""
-    return f"/workflows/{workflow_id}"
-
-
-def execution(execution_id: str) -> str:
-    return f"{EXECUTIONS}/{execution_id}"
+__all__ = [
+    "CREDENTIALS",
+    "EXECUTION",
+    "EXECUTIONS",
+    "SETTINGS",
+    "SIGN_IN",
+    "SIGN_UP",
+    "WORKFLOW",
+    "WORKFLOWS",
+    "execution",
+    "workflow",
+]

@@ -18,11 +18,9 @@ from reflex.event import EventSpec
 from reflex.experimental.client_state import ClientStateVar
 
 from workfuse.ai.providers import PROVIDERS
-from workfuse.db import session_scope
 from workfuse.models import ApiToken
 from workfuse.services import api_tokens, preferences
-from workfuse.services.errors import ServiceError
-from workfuse.ui.form_parts import as_sentence
+from workfuse.ui.form_parts import refusal_sentence
 from workfuse.ui.session_state import SessionState
 
 #: The token just created, in the browser only (empty: no token to show).
@@ -97,16 +95,15 @@ class SettingsState(SessionState):
     def load(self) -> EventSpec | None:
         """Read the user's tokens and AI defaults; no session: sign in."""
         self.revoke_id = self.revoke_name = self.token_error = self.ai_error = ""
-        with session_scope() as session:
-            user = self._signed_in_user(session)
-            if user is None:
-                self.tokens = []
-                return self._to_sign_in()
+        with self._unit_of_work() as work:
             self.tokens = [
                 _token_row(token)
-                for token in api_tokens.list_api_tokens(session=session, user=user)
+                for token in api_tokens.list_api_tokens(session=work.session, user=work.user)
             ]
-            defaults = preferences.get_ai_defaults(user=user)
+            defaults = preferences.get_ai_defaults(user=work.user)
+        if not work.done:
+            self.tokens = []
+            return work.redirect
         self.ai_provider = defaults.provider or ""
         self.ai_model = defaults.model or ""
         self.loaded = True
@@ -118,18 +115,13 @@ class SettingsState(SessionState):
         """Create a token and show it once (pushed to the browser, never stored in state)."""
         self.token_error = ""
         name = form_data.get("name", "")
-        try:
-            with session_scope() as session:
-                user = self._signed_in_user(session)
-                if user is None:
-                    return self._to_sign_in()
-                row, token = api_tokens.create_api_token(
-                    session=session, user=user, name=name if isinstance(name, str) else ""
-                )
-                created = _token_row(row)
-        except ServiceError as error:
-            self.token_error = as_sentence(str(error))
-            return None
+        with self._unit_of_work(error_var="token_error", message=refusal_sentence) as work:
+            row, token = api_tokens.create_api_token(
+                session=work.session, user=work.user, name=name if isinstance(name, str) else ""
+            )
+            created = _token_row(row)
+        if not work.done:
+            return work.redirect
         self.tokens = [created, *self.tokens]
         return [NEW_TOKEN.push(token), rx.set_value(TOKEN_NAME_INPUT, "")]
 
@@ -144,14 +136,12 @@ class SettingsState(SessionState):
 
     def revoke(self) -> EventSpec | None:
         revoked = self.revoke_name
-        try:
-            with session_scope() as session:
-                user = self._signed_in_user(session)
-                if user is None:
-                    return self._to_sign_in()
-                api_tokens.revoke_api_token(session=session, user=user, token_id=self.revoke_id)
-        except ServiceError as error:
-            self.token_error = as_sentence(str(error))
+        with self._unit_of_work(error_var="token_error", message=refusal_sentence) as work:
+            api_tokens.revoke_api_token(
+                session=work.session, user=work.user, token_id=self.revoke_id
+            )
+        if work.redirect is not None:
+            return work.redirect
         self.revoke_id = self.revoke_name = ""
         return self.load() or rx.toast.success(
             f"Token {revoked!r} revoked: scripts using it are refused from now on"
@@ -175,17 +165,12 @@ class SettingsState(SessionState):
 
     def _store_ai_defaults(self, provider: str | None, model: str | None) -> EventSpec | None:
         self.ai_error = ""
-        try:
-            with session_scope() as session:
-                user = self._signed_in_user(session)
-                if user is None:
-                    return self._to_sign_in()
-                saved = preferences.set_ai_defaults(
-                    session=session, user=user, provider=provider, model=model
-                )
-        except ServiceError as error:
-            self.ai_error = as_sentence(str(error))
-            return None
+        with self._unit_of_work(error_var="ai_error", message=refusal_sentence) as work:
+            saved = preferences.set_ai_defaults(
+                session=work.session, user=work.user, provider=provider, model=model
+            )
+        if not work.done:
+            return work.redirect
         self.ai_provider, self.ai_model = saved.provider or "", saved.model or ""
         if saved.provider is None:
             return rx.toast.success("Default AI provider cleared")

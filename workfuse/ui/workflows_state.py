@@ -15,14 +15,13 @@ from dataclasses import dataclass
 import reflex as rx
 from reflex.event import EventSpec
 
-from workfuse.db import session_scope
+from workfuse import web_paths
 from workfuse.graph import ValidationIssue
 from workfuse.models import Execution, Workflow
 from workfuse.secrets import process_secret_store
 from workfuse.services import executions as execution_service
 from workfuse.services import workflows as workflow_service
-from workfuse.services.errors import InvalidInput, ServiceError
-from workfuse.ui import routes
+from workfuse.services.errors import InvalidInput
 from workfuse.ui.session_state import SessionState
 
 IMPORT_UPLOAD_ID = "workflow-import"
@@ -83,18 +82,19 @@ class WorkflowsState(SessionState):
         return self._reload()
 
     def _reload(self) -> EventSpec | None:
-        with session_scope() as session:
-            user = self._signed_in_user(session)
-            if user is None:
-                self.rows = []
-                return self._to_sign_in()
+        with self._unit_of_work() as work:
             workflows = workflow_service.list_workflows(
-                session=session, user=user, search=self.search
+                session=work.session, user=work.user, search=self.search
             )
             latest = execution_service.latest_executions(
-                session=session, user=user, workflow_ids=[workflow.id for workflow in workflows]
+                session=work.session,
+                user=work.user,
+                workflow_ids=[workflow.id for workflow in workflows],
             )
             self.rows = [_row(workflow, latest.get(workflow.id)) for workflow in workflows]
+        if not work.done:
+            self.rows = []
+            return work.redirect
         self.loaded = True
         return None
 
@@ -104,33 +104,22 @@ class WorkflowsState(SessionState):
 
     def toggle_active(self, workflow_id: str, active: bool) -> EventSpec | None:
         self.error = ""
-        try:
-            with session_scope() as session:
-                user = self._signed_in_user(session)
-                if user is None:
-                    return self._to_sign_in()
-                workflow_service.set_active(
-                    session=session, user=user, workflow_id=workflow_id, active=active
-                )
-        except ServiceError as error:
-            self.error = str(error)
-        return self._reload()
+        with self._unit_of_work(error_var="error") as work:
+            workflow_service.set_active(
+                session=work.session, user=work.user, workflow_id=workflow_id, active=active
+            )
+        return work.redirect or self._reload()
 
     def run_now(self, workflow_id: str) -> EventSpec | None:
         """Start a manual run with the trigger's sample payload and open it."""
         self.error = ""
-        try:
-            with session_scope() as session:
-                user = self._signed_in_user(session)
-                if user is None:
-                    return self._to_sign_in()
-                execution = execution_service.run_workflow(
-                    session=session, user=user, workflow_id=workflow_id
-                )
-        except ServiceError as error:
-            self.error = str(error)
-            return None
-        return rx.redirect(routes.execution(execution.id))
+        with self._unit_of_work(error_var="error") as work:
+            execution = execution_service.run_workflow(
+                session=work.session, user=work.user, workflow_id=workflow_id
+            )
+        if not work.done:
+            return work.redirect
+        return rx.redirect(web_paths.execution(execution.id))
 
     # --- create ---------------------------------------------------------------------
 
@@ -144,20 +133,15 @@ class WorkflowsState(SessionState):
     def create(self, form: dict[str, str]) -> EventSpec | None:
         """Create an empty workflow (a trigger node) with the name given, open the editor."""
         self.create_error = ""
-        try:
-            with session_scope() as session:
-                user = self._signed_in_user(session)
-                if user is None:
-                    return self._to_sign_in()
-                workflow = workflow_service.create_empty_workflow(
-                    session=session, user=user, name=str(form.get("name", ""))
-                )
-                workflow_id = workflow.id
-        except ServiceError as error:
-            self.create_error = str(error)
-            return None
+        with self._unit_of_work(error_var="create_error") as work:
+            workflow = workflow_service.create_empty_workflow(
+                session=work.session, user=work.user, name=str(form.get("name", ""))
+            )
+            workflow_id = workflow.id
+        if not work.done:
+            return work.redirect
         self.create_open = False
-        return rx.redirect(routes.workflow(workflow_id))
+        return rx.redirect(web_paths.workflow(workflow_id))
 
     # --- import ---------------------------------------------------------------------
 
@@ -194,22 +178,16 @@ class WorkflowsState(SessionState):
             self.import_error = f"{name} is not valid JSON."
             self.import_problems = [f"line {error.lineno}, column {error.colno}: {error.msg}"]
             return None
-        try:
-            with session_scope() as session:
-                user = self._signed_in_user(session)
-                if user is None:
-                    return self._to_sign_in()
-                workflow = workflow_service.import_workflow(
-                    session=session, user=user, data=document
-                )
-                imported = workflow.name
-        except InvalidInput as error:
+        with self._unit_of_work(error_var="import_error") as work:
+            workflow = workflow_service.import_workflow(
+                session=work.session, user=work.user, data=document
+            )
+            imported = workflow.name
+        if isinstance(work.error, InvalidInput):
             self.import_error = f"{name} was not imported: nothing was saved."
-            self.import_problems = _problems(error)
-            return None
-        except ServiceError as error:
-            self.import_error = str(error)
-            return None
+            self.import_problems = _problems(work.error)
+        if not work.done:
+            return work.redirect
         self.import_open = False
         self._reload()
         return rx.toast.success(f"Imported “{imported}”")
@@ -219,17 +197,12 @@ class WorkflowsState(SessionState):
     def export(self, workflow_id: str) -> EventSpec | None:
         """Download the workflow's export file (JSON, importable again)."""
         self.error = ""
-        try:
-            with session_scope() as session:
-                user = self._signed_in_user(session)
-                if user is None:
-                    return self._to_sign_in()
-                exported = workflow_service.export_workflow(
-                    session=session, user=user, workflow_id=workflow_id
-                )
-        except ServiceError as error:
-            self.error = str(error)
-            return None
+        with self._unit_of_work(error_var="error") as work:
+            exported = workflow_service.export_workflow(
+                session=work.session, user=work.user, workflow_id=workflow_id
+            )
+        if not work.done:
+            return work.redirect
         text = json.dumps(exported.model_dump(mode="json", by_alias=True), indent=2)
         return rx.download(
             data=text, filename=export_filename(exported.name), mime_type="application/json"
@@ -251,20 +224,15 @@ class WorkflowsState(SessionState):
         workflow_id, name = self.delete_id, self.delete_name
         self.cancel_delete()
         self.error = ""
-        try:
-            with session_scope() as session:
-                user = self._signed_in_user(session)
-                if user is None:
-                    return self._to_sign_in()
-                workflow_service.delete_workflow(
-                    session=session,
-                    store=process_secret_store(),
-                    user=user,
-                    workflow_id=workflow_id,
-                )
-        except ServiceError as error:
-            self.error = str(error)
-            return self._reload()
+        with self._unit_of_work(error_var="error") as work:
+            workflow_service.delete_workflow(
+                session=work.session,
+                user=work.user,
+                store=process_secret_store(),
+                workflow_id=workflow_id,
+            )
+        if not work.done:
+            return work.redirect or self._reload()
         redirect = self._reload()
         return redirect or rx.toast(f"Deleted “{name}”")
 
@@ -325,9 +293,9 @@ def _row(workflow: Workflow, last: Execution | None) -> WorkflowRow:
         updated=workflow.updated_at.strftime("%Y-%m-%d %H:%M UTC"),
         updated_iso=workflow.updated_at.isoformat(),
         webhook_url=public.webhook_url,
-        editor_url=routes.workflow(workflow.id),
-        executions_url=f"{routes.EXECUTIONS}?workflow={workflow.id}",
+        editor_url=web_paths.workflow(workflow.id),
+        executions_url=f"{web_paths.EXECUTIONS}?workflow={workflow.id}",
         last_status="" if last is None else last.status.value,
         last_started_iso=_iso(last),
-        last_execution_url="" if last is None else routes.execution(last.id),
+        last_execution_url="" if last is None else web_paths.execution(last.id),
     )

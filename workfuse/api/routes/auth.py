@@ -7,11 +7,12 @@ from datetime import datetime
 from fastapi import APIRouter, Request, Response, status
 from pydantic import Field
 
-from workfuse.api.deps import SESSION_COOKIE, CurrentUser, DbSession, OwnOrigin
+from workfuse.api.deps import CurrentUser, DbSession, OwnOrigin
 from workfuse.models import MAX_EMAIL_LENGTH, MAX_NAME_LENGTH, ApiSchema, ApiTokenPublic, UserPublic
 from workfuse.services import api_tokens, auth
 from workfuse.services.users import MAX_PASSWORD_LENGTH
 from workfuse.settings import get_settings
+from workfuse.web_paths import SESSION_COOKIE
 
 router = APIRouter(prefix="/api", tags=["auth"])
 

@@ -14,11 +14,11 @@ from urllib.parse import urlencode, urlsplit
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse
 
-from workfuse.api.deps import SESSION_COOKIE, DbSession, OwnOrigin
+from workfuse import web_paths
+from workfuse.api.deps import DbSession, OwnOrigin
 from workfuse.api.routes.auth import set_session_cookie
 from workfuse.services import auth
 from workfuse.services.errors import ServiceError
-from workfuse.ui import routes
 
 #: Every route here sets or clears the session cookie: only the app's own pages may post.
 router = APIRouter(prefix="/api/auth/form", include_in_schema=False, dependencies=[OwnOrigin])
@@ -31,9 +31,9 @@ def safe_next(target: str) -> str:
     """``target`` if it is a path on this site, else the home page (no open redirects)."""
     parts = urlsplit(target)
     if not target.startswith("/") or target.startswith("//") or parts.scheme or parts.netloc:
-        return routes.WORKFLOWS
+        return web_paths.WORKFLOWS
     if "\\" in target or any(ord(char) < 32 for char in target):
-        return routes.WORKFLOWS
+        return web_paths.WORKFLOWS
     return target
 
 
@@ -54,13 +54,13 @@ def sign_in(
     session: DbSession,
     email: FormText = "",
     password: FormText = "",
-    next_path: NextPath = routes.WORKFLOWS,
+    next_path: NextPath = web_paths.WORKFLOWS,
 ) -> RedirectResponse:
     client = request.client.host if request.client else None
     try:
         signed_in = auth.sign_in(session=session, email=email, password=password, client=client)
     except ServiceError as error:
-        return _back(routes.SIGN_IN, str(error), next_path, email)
+        return _back(web_paths.SIGN_IN, str(error), next_path, email)
     return _signed_in(signed_in, next_path)
 
 
@@ -70,7 +70,7 @@ def sign_up(
     email: FormText = "",
     password: FormText = "",
     name: FormText = "",
-    next_path: NextPath = routes.WORKFLOWS,
+    next_path: NextPath = web_paths.WORKFLOWS,
 ) -> RedirectResponse:
     try:
         signed_in = auth.sign_up(
@@ -78,13 +78,13 @@ def sign_up(
         )
     except ServiceError as error:
         session.rollback()
-        return _back(routes.SIGN_UP, str(error), next_path, email)
+        return _back(web_paths.SIGN_UP, str(error), next_path, email)
     return _signed_in(signed_in, next_path)
 
 
 @router.post("/sign-out")
 def sign_out(request: Request, session: DbSession) -> RedirectResponse:
-    auth.sign_out(session=session, token=request.cookies.get(SESSION_COOKIE))
-    response = RedirectResponse(routes.SIGN_IN, status_code=303)
-    response.delete_cookie(SESSION_COOKIE, path="/")
+    auth.sign_out(session=session, token=request.cookies.get(web_paths.SESSION_COOKIE))
+    response = RedirectResponse(web_paths.SIGN_IN, status_code=303)
+    response.delete_cookie(web_paths.SESSION_COOKIE, path="/")
     return response
