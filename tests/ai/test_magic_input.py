@@ -18,9 +18,11 @@ from workfuse.ai.magic_input import (
     confidence_of,
     generate_config,
     system_prompt,
+    user_prompt,
 )
 from workfuse.nodes.base import NodeExample, NodeSpec
 from workfuse.nodes.registry import REGISTRY
+from workfuse.nodes.schema import fields
 
 
 def scripted(answers: list[dict[str, Any]]) -> tuple[FunctionModel, list[list[ModelMessage]]]:
@@ -164,3 +166,26 @@ def test_a_failure_reports_the_last_answers_problems_and_what_it_cost() -> None:
     assert "method" in problems and "ghost" not in problems
     assert failure.value.usage.total_tokens > 0
     assert "Checking answer 1…" in progress  # the ghost answer passed the schema
+
+
+def test_earlier_nodes_are_described_by_their_declared_output_fields() -> None:
+    # Given a request with two earlier nodes, one of a type this server does not know
+    context = MagicContext.model_validate(
+        {
+            "upstream": [
+                {"id": "fetch", "type": "http", "label": "Fetch", "sampleOutput": {"status": 200}},
+                {"id": "old", "type": "gone", "label": "Old"},
+            ]
+        }
+    )
+    asked = MagicInputRequest(prompt="use them", node_type="transform", context=context)
+
+    # When the user prompt is built
+    prompt = user_prompt(asked)
+
+    # Then each names the fields its output model declares (nested ones dotted)
+    assert "- fetch (http, 'Fetch'): output fields status, headers, body, duration;" in prompt
+    assert 'sample output {"status": 200}' in prompt
+    assert "- old (gone, 'Old'): output fields unknown;" in prompt
+    ai_fields = ", ".join(item.path for item in fields(REGISTRY.get("ai").output_schema()))
+    assert "usage.totalTokens" in ai_fields

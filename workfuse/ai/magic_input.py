@@ -26,6 +26,7 @@ from pydantic.alias_generators import to_camel
 from workfuse.ai.providers import AIProvider
 from workfuse.graph_validation import check_graph_data
 from workfuse.nodes.registry import REGISTRY
+from workfuse.nodes.schema import fields
 
 if TYPE_CHECKING:
     from pydantic_ai.models import Model
@@ -160,7 +161,10 @@ def user_prompt(request: MagicInputRequest) -> str:
         lines = []
         for node in context.upstream:
             sample = _clipped(node.sample_output)
-            lines.append(f"- {node.id} ({node.type}, {node.label!r}): sample output {sample}")
+            lines.append(
+                f"- {node.id} ({node.type}, {node.label!r}): output fields "
+                f"{_output_fields(node.type)}; sample output {sample}"
+            )
         parts.append("Earlier nodes:\n" + "\n".join(lines))
     if context.trigger_sample is not None:
         parts.append(f"Trigger payload sample (trigger.data): {_clipped(context.trigger_sample)}")
@@ -168,6 +172,13 @@ def user_prompt(request: MagicInputRequest) -> str:
         current = _clipped(context.current_config)
         parts.append(f"Current config (change what the request asks): {current}")
     return "\n\n".join(parts)
+
+
+def _output_fields(node_type: str) -> str:
+    """The output fields a node type declares (its output model), as dotted paths."""
+    if node_type not in REGISTRY:
+        return "unknown"
+    return ", ".join(item.path for item in fields(REGISTRY.get(node_type).output_schema()))
 
 
 def _clipped(value: Any) -> str:
