@@ -8,6 +8,10 @@ cannot build into the same ``.web`` at once):
 - ``scaled``: a fresh PostgreSQL database (``WORKFUSE_TEST_POSTGRES_URL``, dropped at
   the end), Redis (``WORKFUSE_TEST_REDIS_URL``) under a broker namespace of this run,
   and one separate ``workfuse worker`` process that runs every execution.
+
+On both, the app and the worker load the tests' sample node type ("Sign text",
+``tests/support/sample_node.py``) through ``WORKFUSE_NODE_MODULES``, as an operator's
+own node types would be loaded.
 """
 
 from __future__ import annotations
@@ -56,6 +60,7 @@ WORKER_THREADS = 4
 STOP_TIMEOUT = 20  #: seconds a process gets after SIGTERM before SIGKILL
 OWNER_EMAIL = "owner@example.com"
 OWNER_PASSWORD = "correct horse battery"
+SAMPLE_NODE_MODULE = "tests.support.sample_node"  #: registers the "Sign text" node type
 
 
 @dataclass(frozen=True)
@@ -217,6 +222,11 @@ def running_app(
         "WORKFUSE_BASE_URL": url,
         # HTTP nodes in browser tests call servers the tests start on loopback.
         "WORKFUSE_EGRESS_ALLOW": "127.0.0.1",
+        # The sample node type of the tests, loaded as an operator's own would be; the
+        # app and the worker import it from the repository (their cwd is not on the
+        # path of a console script).
+        "WORKFUSE_NODE_MODULES": SAMPLE_NODE_MODULE,
+        "PYTHONPATH": os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]),
     }
     bin_dir = Path(sys.executable).parent
     with contextlib.ExitStack() as stack:

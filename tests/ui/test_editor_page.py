@@ -10,12 +10,19 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import Page, expect
 
 from tests.support.local_server import serve as serve_http
 from tests.support.magic_llm import routes as magic_routes
 from tests.support.openai_server import ROUTES as OPENAI_ROUTES
 from tests.ui.conftest import OWNER_EMAIL, OWNER_PASSWORD, RunningApp, screenshot
+from tests.ui.editor_pages import (
+    add_from_palette,
+    canvas_node,
+    connect,
+    create_workflow,
+    fit_view,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(900)]
 
@@ -74,93 +81,48 @@ def recorder() -> Iterator[tuple[str, list[Any]]]:
     server.server_close()
 
 
-def _create_workflow(app: RunningApp, name: str, graph: dict[str, Any]) -> str:
-    with httpx.Client(base_url=app.url, timeout=10) as api:
-        signed_in = api.post(
-            "/api/auth/sign-in", json={"email": OWNER_EMAIL, "password": OWNER_PASSWORD}
-        )
-        assert signed_in.status_code == 200, signed_in.text
-        created = api.post("/api/workflows", json={"name": name, "graph": graph})
-        assert created.status_code == 201, created.text
-        return str(created.json()["id"])
-
-
-def _node(page: Page, node_id: str) -> Locator:
-    return page.locator(f'[data-testid="canvas-node"][data-node-id="{node_id}"]')
-
-
-def _handle(page: Page, node_id: str, kind: str, handle: str | None = None) -> Locator:
-    selector = f'.react-flow__node[data-id="{node_id}"] .react-flow__handle.{kind}'
-    if handle is not None:
-        selector += f'[data-handleid="{handle}"]'
-    return page.locator(selector)
-
-
-def _connect(page: Page, source: str, target: str, handle: str | None = None) -> None:
-    """Drag from ``source``'s output handle to ``target``'s input, as a person would."""
-    start = _handle(page, source, "source", handle).bounding_box()
-    end = _handle(page, target, "target").bounding_box()
-    assert start is not None and end is not None
-    page.mouse.move(start["x"] + start["width"] / 2, start["y"] + start["height"] / 2)
-    page.mouse.down()
-    page.mouse.move(end["x"] + end["width"] / 2, end["y"] + end["height"] / 2, steps=12)
-    page.mouse.up()
-
-
-def _fit_view(page: Page) -> None:
-    """Show every node (the canvas renders only the nodes in view)."""
-    page.locator(".react-flow__controls-fitview").click()
-    page.wait_for_timeout(300)
-
-
-def _add(page: Page, node_type_label: str, expected_count: int) -> None:
-    page.locator(".palette-item", has_text=node_type_label).first.click()
-    _fit_view(page)
-    expect(page.locator('[data-testid="canvas-node"]')).to_have_count(expected_count)
-
-
 def test_build_validate_save_reload_and_run(
     running_app: RunningApp, signed_in_page: Page, recorder: tuple[str, list[Any]]
 ) -> None:
     hook_url, received = recorder
-    workflow_id = _create_workflow(running_app, "Editor journey", TRIGGER_ONLY)
+    workflow_id = create_workflow(running_app, "Editor journey", TRIGGER_ONLY)
     page = signed_in_page
     page.goto(f"{running_app.url}/workflows/{workflow_id}")
-    expect(_node(page, "start")).to_be_visible(timeout=30_000)
+    expect(canvas_node(page, "start")).to_be_visible(timeout=30_000)
     screenshot(page, "editor-new")
 
     # When: the person adds a transform, a condition and two more nodes from the palette
-    _add(page, "Transform", 2)
+    add_from_palette(page, "Transform", 2)
     expect(page.locator(".panel-title")).to_have_text("Transform")
     page.locator('textarea[name="code"]').fill("trigger.data.n * 2")
-    _add(page, "Condition", 3)
+    add_from_palette(page, "Condition", 3)
     page.get_by_role("button", name="Add rule").click()
-    page.locator(".rule-field input").fill("{{ nodes.transform.result ")
+    page.locator('input[name="conditions.0.field"]').fill("{{ nodes.transform.result ")
 
     # Then: the broken template shows as a problem on the field and on the node
     expect(page.locator(".field-error").first).to_contain_text("template", timeout=10_000)
-    expect(_node(page, "condition")).to_have_attribute("data-invalid", "true")
+    expect(canvas_node(page, "condition")).to_have_attribute("data-invalid", "true")
     screenshot(page, "editor-validation-error")
 
     # When: it is fixed, the problem goes away
-    page.locator(".rule-field input").fill("{{ nodes.transform.result }}")
+    page.locator('input[name="conditions.0.field"]').fill("{{ nodes.transform.result }}")
     page.locator('input[placeholder="value"]').fill("42")
     expect(page.locator(".field-error")).to_have_count(0, timeout=10_000)
 
-    _add(page, "HTTP Request", 4)
+    add_from_palette(page, "HTTP Request", 4)
     page.locator(".side-panel").get_by_role("combobox").first.click()
     page.get_by_role("option", name="POST").click()
     page.locator('input[name="url"]').fill(hook_url)
     page.locator('textarea[name="body"]').fill('{"value": "{{ nodes.transform.result }}"}')
-    _add(page, "Transform", 5)
+    add_from_palette(page, "Transform", 5)
     page.locator('textarea[name="code"]').fill('"small"')
-    _fit_view(page)
+    fit_view(page)
 
     # And: connects them by dragging between handles
-    _connect(page, "start", "transform")
-    _connect(page, "transform", "condition")
-    _connect(page, "condition", "http", handle="branch1")
-    _connect(page, "condition", "transform-2", handle="default")
+    connect(page, "start", "transform")
+    connect(page, "transform", "condition")
+    connect(page, "condition", "http", source_handle="branch1")
+    connect(page, "condition", "transform-2", source_handle="default")
     expect(page.locator(".react-flow__edge")).to_have_count(4)
     page.keyboard.press("Escape")
     expect(page.locator(".problem-count")).to_have_text("0", timeout=10_000)
@@ -175,7 +137,7 @@ def test_build_validate_save_reload_and_run(
     # Then: the workflow is as it was drawn
     expect(page.locator('[data-testid="canvas-node"]')).to_have_count(5, timeout=30_000)
     expect(page.locator(".react-flow__edge")).to_have_count(4)
-    _node(page, "transform").click()
+    canvas_node(page, "transform").click()
     expect(page.locator('textarea[name="code"]')).to_have_value("trigger.data.n * 2")
 
     # When: it runs with a test payload
@@ -185,10 +147,12 @@ def test_build_validate_save_reload_and_run(
 
     # Then: the nodes show their statuses live, and the HTTP call carried the result
     status = '[data-testid="node-status"]'
-    expect(_node(page, "http").locator(status)).to_have_attribute(
+    expect(canvas_node(page, "http").locator(status)).to_have_attribute(
         "data-status", "SUCCEEDED", timeout=30_000
     )
-    expect(_node(page, "transform-2").locator(status)).to_have_attribute("data-status", "SKIPPED")
+    expect(canvas_node(page, "transform-2").locator(status)).to_have_attribute(
+        "data-status", "SKIPPED"
+    )
     expect(page.locator(".run-state")).to_have_text("completed", timeout=30_000)
     assert received == [{"value": "42"}] or received == [{"value": 42}]
     page.get_by_role("tab", name="Last run").click()
@@ -199,12 +163,12 @@ def test_build_validate_save_reload_and_run(
 def test_delete_key_removes_the_selected_node_and_its_edges(
     running_app: RunningApp, signed_in_page: Page
 ) -> None:
-    workflow_id = _create_workflow(running_app, "Deleting", TRIGGER_AND_SHAPE)
+    workflow_id = create_workflow(running_app, "Deleting", TRIGGER_AND_SHAPE)
     page = signed_in_page
     page.goto(f"{running_app.url}/workflows/{workflow_id}")
-    expect(_node(page, "shape")).to_be_visible(timeout=30_000)
+    expect(canvas_node(page, "shape")).to_be_visible(timeout=30_000)
 
-    _node(page, "shape").click()
+    canvas_node(page, "shape").click()
     expect(page.locator(".panel-title")).to_have_text("Shape")
     page.keyboard.press("Delete")
 
@@ -230,14 +194,14 @@ def test_escape_clears_react_flows_selection_too(
     running_app: RunningApp, signed_in_page: Page
 ) -> None:
     """React Flow unselects on Escape by itself only while the node has focus."""
-    workflow_id = _create_workflow(running_app, "Escaping", TRIGGER_AND_SHAPE)
+    workflow_id = create_workflow(running_app, "Escaping", TRIGGER_AND_SHAPE)
     page = signed_in_page
     page.goto(f"{running_app.url}/workflows/{workflow_id}")
-    expect(_node(page, "shape")).to_be_visible(timeout=30_000)
+    expect(canvas_node(page, "shape")).to_be_visible(timeout=30_000)
     selected = page.locator(".react-flow__node.selected")
 
     # When: a node is clicked, focus moves to the panel, and Escape is pressed
-    _node(page, "shape").click()
+    canvas_node(page, "shape").click()
     expect(page.locator(".panel-title")).to_have_text("Shape")
     expect(selected).to_have_count(1)
     page.locator(".panel-title").click()
@@ -248,7 +212,7 @@ def test_escape_clears_react_flows_selection_too(
     expect(selected).to_have_count(0)
 
     # And: so for a node the palette added (selected by the editor's state)
-    _add(page, "Transform", 3)
+    add_from_palette(page, "Transform", 3)
     expect(page.locator(".panel-title")).to_have_text("Transform")
     expect(selected).to_have_count(1)
     page.keyboard.press("Escape")
@@ -260,7 +224,7 @@ def test_escape_clears_react_flows_selection_too(
 def test_another_users_workflow_is_not_found(
     running_app: RunningApp, signed_in_page: Page, browser: Any
 ) -> None:
-    workflow_id = _create_workflow(running_app, "Private", TRIGGER_ONLY)
+    workflow_id = create_workflow(running_app, "Private", TRIGGER_ONLY)
     with httpx.Client(base_url=running_app.url, timeout=10) as api:
         api.post(
             "/api/auth/sign-up",
@@ -291,12 +255,12 @@ def test_magic_input_proposes_a_config_that_can_be_applied_and_saved(
         "confidence": 0.9,
     }
     broken = {"label": "Double n", "config": {"language": "jsonata", "code": "{{ nodes.x"}}
-    workflow_id = _create_workflow(running_app, "Magic", TRIGGER_AND_SHAPE)
+    workflow_id = create_workflow(running_app, "Magic", TRIGGER_AND_SHAPE)
     handlers, calls = magic_routes([broken, proposal])
     with serve_http(handlers) as llm:
         page = signed_in_page
         page.goto(f"{running_app.url}/workflows/{workflow_id}")
-        _node(page, "shape").click()
+        canvas_node(page, "shape").click()
 
         # When: the person describes the node in plain English and generates
         page.locator(".magic-button").click()
@@ -357,17 +321,17 @@ def test_an_ai_nodes_answer_streams_into_the_editor(
             ],
             "edges": [{"id": "e1", "source": "start", "target": "chat"}],
         }
-        workflow_id = _create_workflow(running_app, "Streaming", graph)
+        workflow_id = create_workflow(running_app, "Streaming", graph)
         page = signed_in_page
         page.goto(f"{running_app.url}/workflows/{workflow_id}")
-        _node(page, "chat").click()
+        canvas_node(page, "chat").click()
         page.get_by_role("tab", name="Last run").click()
 
         page.locator(".run-button").click()
         page.locator(".run-confirm").click()
 
         # Then: part of the answer is shown while the node still runs, then all of it
-        status = _node(page, "chat").locator('[data-testid="node-status"]')
+        status = canvas_node(page, "chat").locator('[data-testid="node-status"]')
         expect(page.locator(".node-result")).to_contain_text("You said: word0", timeout=30_000)
         assert status.get_attribute("data-status") == "RUNNING"
         expect(status).to_have_attribute("data-status", "SUCCEEDED", timeout=30_000)

@@ -67,7 +67,10 @@ class WebhookHmac(NodeConfigModel):
         json_schema_extra=ui(placeholder="optional"),
     )
     tolerance_seconds: int = Field(
-        default=DEFAULT_TOLERANCE_S, ge=1, le=86_400, json_schema_extra=ui(unit="seconds")
+        default=DEFAULT_TOLERANCE_S,
+        ge=1,
+        le=86_400,
+        json_schema_extra=ui(label="Tolerance", unit="seconds"),
     )
 
 

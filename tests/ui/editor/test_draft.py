@@ -21,16 +21,16 @@ from workfuse.ui.editor.draft import (
     canvas_nodes,
     connect,
     delete_items,
-    form_field_of,
+    form_path_of,
     move_nodes,
     output_handles,
     problem_rows,
     short_message,
     validate,
 )
-from workfuse.ui.editor.node_form import SCALAR_FIELDS
 
-NODE_TYPES = ["trigger", "http", "transform", "condition", "ai"]
+#: Every registered node type (the tests that need a particular one name it).
+NODE_TYPES = REGISTRY.types()
 
 
 def _node(node_type: str, node_id: str, **config: Any) -> dict[str, Any]:
@@ -119,7 +119,7 @@ def test_a_new_node_does_not_share_the_default_config() -> None:
     assert REGISTRY.get("condition").default_config["conditions"] == []
 
 
-@pytest.mark.parametrize("node_type", ["http", "transform", "condition", "ai"])
+@pytest.mark.parametrize("node_type", [spec.type for spec in REGISTRY.specs() if not spec.trigger])
 def test_a_new_node_connected_to_a_trigger_has_a_valid_config(node_type: str) -> None:
     draft, trigger = add_node(drafts.empty_draft(), "trigger", None, None)
     draft, node_id = add_node(draft, node_type, None, None)
@@ -127,8 +127,10 @@ def test_a_new_node_connected_to_a_trigger_has_a_valid_config(node_type: str) ->
 
     result = validate("x", draft)
 
-    # a condition's default branch leads nowhere yet: that is the only problem
-    expected = [IssueCode.BRANCH_WITHOUT_EDGE] if node_type == "condition" else []
+    # a node whose handles come from its config (a condition's default branch) has a
+    # branch that leads nowhere yet: that is the only problem
+    spec = REGISTRY.get(node_type)
+    expected = [IssueCode.BRANCH_WITHOUT_EDGE] if spec.handles_of is not None else []
     assert _codes(result) == expected
 
 
@@ -432,57 +434,28 @@ def _issue(field: str | None, message: str = "m") -> ValidationIssue:
         (None, None),
         ("", None),
         ("config", "config"),
-        ("config.url", "url"),
-        ("config.samplePayload", "sample_payload"),
-        ("config.syncTimeoutSeconds", "sync_timeout_seconds"),
-        ("config.idempotencyHeader", "idempotency_header"),
-        ("config.systemPrompt", "system_prompt"),
-        ("config.maxTokens", "max_tokens"),
-        ("config.baseUrl", "base_url"),
-        ("config.secretArn", "secret_arn"),
-        ("config.defaultBranch", "default_branch"),
-        ("config.body.text", "body"),
-        ("config.headers", "headers"),
-        ("config.headers.Content-Type", "headers"),
-        ("config.hmac.secretArn", "hmac"),
-        ("config.auth", "auth"),
-        ("config.auth.secretArn", "auth"),
-        ("config.conditions", "conditions"),
-        ("config.conditions.3.value", "rule.3"),
-        ("config.conditions.12.field", "rule.12"),
+        ("data.config", "config"),
+        ("config.url", "config.url"),
+        ("config.body.text", "config.body.text"),
+        ("config.headers.Content-Type", "config.headers.Content-Type"),
+        ("config.auth.secretArn", "config.auth.secretArn"),
+        ("config.conditions", "config.conditions"),
+        ("config.conditions.3.value", "config.conditions.3.value"),
+        ("config.conditions[12].field", "config.conditions.12.field"),
+        ("config.conditions[0]", "config.conditions.0"),
+        ("nodes[3].data.config.timeout", "config.timeout"),
         ("data.label", "label"),
         ("label", "label"),
+        ("nodes[3].data.label", "label"),
         ("data.retryPolicy.maxAttempts", "retry"),
+        ("nodes[3].data.retryPolicy.maxAttempts", "retry"),
         ("type", None),
         ("branch:urgent", None),
         ("data", None),
     ],
 )
-def test_form_field_of(field: str | None, key: str | None) -> None:
-    assert form_field_of(_issue(field)) == key
-
-
-@pytest.mark.parametrize(
-    "name", [name for name, (path, _) in SCALAR_FIELDS.items() if path[0] == "config"]
-)
-def test_every_config_field_has_its_panel_key(name: str) -> None:
-    """An issue on a config path lands on the form field (or group) that edits it."""
-    path, _ = SCALAR_FIELDS[name]
-    expected = path[1] if path[1] in ("hmac", "auth") else name
-    assert form_field_of(_issue(".".join(path))) == expected
-
-
-@pytest.mark.parametrize(
-    ("field", "key"),
-    [
-        ("nodes[3].data.label", "label"),
-        ("nodes[3].data.retryPolicy.maxAttempts", "retry"),
-        ("config.conditions[0].branch", "rule.0"),
-        ("config.conditions[0]", "rule.0"),
-    ],
-)
-def test_form_field_of_validation_paths(field: str, key: str) -> None:
-    assert form_field_of(_issue(field)) == key
+def test_form_path_of(field: str | None, key: str | None) -> None:
+    assert form_path_of(_issue(field)) == key
 
 
 def test_short_message_drops_the_where_prefix() -> None:

@@ -7,8 +7,19 @@
 // from the palette (onDropNode), Ctrl/Cmd+S was pressed (onSave). With `readOnly`
 // (an execution's graph) nodes can be clicked but not moved, connected or deleted. Whenever the
 // `nodes`/`edges` props change, the local copy is replaced by them (keeping the
-// measured sizes, so nodes do not flicker).
-import React, { memo, useCallback, useEffect, useMemo, useRef, useState } from "react";
+// measured sizes, so nodes do not flicker). A node whose handles change (a condition's
+// branch renamed or added) has React Flow measure its handles again, or the new
+// handles could neither start nor end an edge until the page was reloaded.
+import React, {
+  Suspense,
+  lazy,
+  memo,
+  useCallback,
+  useEffect,
+  useMemo,
+  useRef,
+  useState,
+} from "react";
 import {
   Background,
   Controls,
@@ -20,12 +31,42 @@ import {
   applyEdgeChanges,
   applyNodeChanges,
   useReactFlow,
+  useUpdateNodeInternals,
 } from "@xyflow/react";
 import "@xyflow/react/dist/style.css";
 import { Box, GitBranch, Globe, Shuffle, Sparkles, Zap } from "lucide-react";
 
-// Lucide icons by the names node types declare (NodeSpec.icon); unknown names get a box.
+// Lucide icons by the names node types declare (NodeSpec.icon). Other names (a node
+// type from WORKFUSE_NODE_MODULES) load Lucide's dynamic icon on first use, showing a
+// box meanwhile, so the canvas bundle does not carry every icon.
 const ICONS = { zap: Zap, globe: Globe, shuffle: Shuffle, "git-branch": GitBranch, sparkles: Sparkles };
+const DynamicIcon = lazy(() =>
+  import("lucide-react/dynamic.mjs").then((module) => ({ default: module.DynamicIcon })),
+);
+
+function NodeIcon({ name }) {
+  const Known = ICONS[name];
+  if (Known) return <Known size={16} strokeWidth={2.2} />;
+  const fallback = <Box size={16} strokeWidth={2.2} />;
+  if (!name) return fallback;
+  return (
+    <Suspense fallback={fallback}>
+      <DynamicIcon name={name} size={16} strokeWidth={2.2} fallback={() => fallback} />
+    </Suspense>
+  );
+}
+
+// Has React Flow measure the node's handles again when their names change (not on
+// the first render: React Flow measures a new node itself).
+function useHandlesMeasured(nodeId, handleKey) {
+  const updateNodeInternals = useUpdateNodeInternals();
+  const measuredKey = useRef(handleKey);
+  useEffect(() => {
+    if (measuredKey.current === handleKey) return;
+    measuredKey.current = handleKey;
+    updateNodeInternals(nodeId);
+  }, [nodeId, handleKey, updateNodeInternals]);
+}
 
 const PALETTE_MIME = "application/x-workfuse-node-type";
 
@@ -71,12 +112,12 @@ function StatusDot({ status }) {
   );
 }
 
-function WorkflowNodeCard({ data, selected }) {
-  const Icon = ICONS[data.icon] || Box;
+function WorkflowNodeCard({ id, data, selected }) {
   const problems = data.problems || [];
   const hasProblem = problems.length > 0;
   const border = hasProblem ? "#dc2626" : selected ? data.colour : "#cbd5e1";
   const outputs = data.outputs || [];
+  useHandlesMeasured(id, `${data.hasInput ? "in" : ""}|${outputs.join("\u0000")}`);
   return (
     <div
       data-testid="canvas-node"
@@ -109,7 +150,7 @@ function WorkflowNodeCard({ data, selected }) {
             flexShrink: 0,
           }}
         >
-          <Icon size={16} strokeWidth={2.2} />
+          <NodeIcon name={data.icon} />
         </span>
         <div style={{ minWidth: 0, flex: 1 }}>
           <div

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -219,8 +220,11 @@ def short_message(issue: ValidationIssue) -> str:
     return issue.message
 
 
-def form_field_of(issue: ValidationIssue) -> str | None:
-    """Which panel field an issue belongs to: ``url``, ``rule.0``, ``headers``, ``label``."""
+def form_path_of(issue: ValidationIssue) -> str | None:
+    """Where in the panel an issue belongs, by path: ``label``, ``retry`` (the retry
+    policy), ``config`` (the config as a whole) or ``config.<path>`` with list indexes
+    as steps (``config.conditions.0.branch``); ``None`` for an issue about no field of
+    the node's data (its type, an edge, a branch)."""
     if not issue.field:
         return None
     # Parse errors say ``nodes[2].data.label`` or ``config.conditions[0].branch``.
@@ -234,14 +238,18 @@ def form_field_of(issue: ValidationIssue) -> str | None:
         return "retry"
     if parts[0] != "config":
         return None
-    if len(parts) == 1:
-        return "config"
-    key = parts[1]
-    if key == "conditions" and len(parts) > 2 and parts[2].isdigit():
-        return f"rule.{parts[2]}"
-    if key in ("headers", "hmac", "auth", "conditions"):
-        return key
-    return re.sub(r"(?<!^)([A-Z])", r"_\1", key).lower()
+    return ".".join(parts)
+
+
+def form_errors(issues: Iterable[ValidationIssue]) -> dict[str, str]:
+    """One node's issues as the panel places them: the first message of each form path
+    (see :func:`form_path_of`), without the prefix the path already says."""
+    errors: dict[str, str] = {}
+    for issue in issues:
+        where = form_path_of(issue)
+        if where is not None:
+            errors.setdefault(where, short_message(issue))
+    return errors
 
 
 def problem_rows(result: ValidationResult) -> list[ProblemRow]:

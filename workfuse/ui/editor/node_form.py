@@ -1,404 +1,361 @@
-"""The side panel's form of one node: read from a node's JSON, edits written back.
+"""The side panel's form of one node, as the browser shows it.
 
-The browser sees flat text fields (:class:`NodeForm`); :func:`apply_edit` turns one
-edited field into a new node dict. A number that does not parse is stored as typed,
-so graph validation reports it on that field (the user sees why, nothing is lost).
-JSON fields keep the text as typed in ``texts`` (keyed ``"<node id>:<field>"``), so
-the editor never reformats what the user is typing.
+:func:`build_form` walks the fields of the node's type (:mod:`form_schema`, derived
+from its config model) and gives the browser a flat list of :class:`FieldView` rows,
+each with its widget, texts, current value and validation message; the panel renders
+them with one ``rx.foreach``. Nothing here names a node type. The fields every node
+has (label, retry policy) are plain attributes of :class:`NodeForm`, edited with
+:func:`apply_edit`; the config is edited through :mod:`form_edits`.
+
+A field whose text is kept as typed (numbers, JSON: ``1.`` must not turn into
+``1.0``) shows the text of ``texts`` (keyed :func:`typed_key`) while that text still
+means the stored value, or cannot be stored at all (half-typed JSON, refused with
+:class:`~workfuse.ui.editor.form_values.FormError`); otherwise the stored value.
+
+A field whose ``show_if`` does not hold is left out of the rows; a top-level field
+marked ``advanced`` goes to :attr:`NodeForm.advanced` ("More options") with the rows
+it holds (an ``advanced`` hint inside a group or list row is not applied: nested rows
+stay with their parent).
+
+Structural rows besides the widgets of :data:`workfuse.nodes.hints.Widget`: ``row``
+(a list row's caption and remove button), ``add`` (a list's add button), ``pair``
+(one key/value row) and ``pair_add``.
 """
 
 from __future__ import annotations
 
 import copy
-import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
-from workfuse.nodes.registry import REGISTRY
+from workfuse.ui.editor.draft import spec_of
+from workfuse.ui.editor.form_edits import pairs_of
+from workfuse.ui.editor.form_schema import TYPED_WIDGETS, FieldSpec, field_at, fields_of
+from workfuse.ui.editor.form_values import (
+    NONE_OPTION,
+    FormError,
+    parse_number,
+    parsed_text,
+    plain_text,
+    shown_text,
+)
 
-HTTP_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
-AUTH_TYPES = ["none", "bearer", "basic", "apiKey"]
-HMAC_ALGORITHMS = ["sha256", "sha1", "sha512"]
-LANGUAGES = ["jsonata", "javascript"]
-OPERATORS = ["eq", "ne", "gt", "lt", "contains", "matches"]
-AI_PROVIDERS = ["openai", "anthropic", "gemini", "openai-compatible"]
-TRIGGER_SOURCES = ["webhook", "manual"]
-
-Kind = Literal["text", "optional_text", "int", "float", "bool", "json_any", "json_object"]
-
-
-class FormError(ValueError):
-    """An edit that cannot be stored (JSON that does not parse where an object is needed)."""
+#: The fields every node has: form name -> (path inside the node's ``data``, number kind).
+COMMON_FIELDS: dict[str, tuple[tuple[str, ...], str]] = {
+    "label": (("label",), ""),
+    "retry_max_attempts": (("retryPolicy", "maxAttempts"), "int"),
+    "retry_initial_delay_ms": (("retryPolicy", "initialDelayMs"), "int"),
+    "retry_backoff_multiplier": (("retryPolicy", "backoffMultiplier"), "float"),
+}
+DEFAULT_RETRY = {"maxAttempts": 3, "initialDelayMs": 1000, "backoffMultiplier": 2.0}
+#: Placeholders of inputs that have none of their own.
+CHOOSE = {"select": "Choose one", "credential": "Choose a credential"}
+#: Lines of a text box without a ``rows`` hint (a ``loose`` field without one is a
+#: one-line input).
+DEFAULT_ROWS = {"multiline": 3, "json": 4, "code": 8}
 
 
 @dataclass
-class KeyValueRow:
-    key: str = ""
-    value: str = ""
+class FieldView:
+    """One row of the generated form.
 
+    ``path`` is the config path the row edits (``auth.secretArn``,
+    ``conditions.0.branch``; a ``row`` names its row, ``conditions.0``). ``text`` is
+    the value of a text-like widget (a ``pair``'s value, its key in ``name``),
+    ``checked`` that of a switch or group, ``chosen`` the ticked ``options`` of
+    checkboxes. ``depth`` is the nesting under groups and list rows; ``index`` the
+    row of a ``row`` or ``pair``, and a ``row``'s ``name`` is its list's path.
+    """
 
-@dataclass
-class RuleRow:
-    field: str = ""
-    operator: str = "eq"
-    value: str = ""
-    branch: str = ""
+    path: str = ""
+    widget: str = "text"
+    label: str = ""
+    help: str = ""
+    placeholder: str = ""
+    unit: str = ""
+    template: bool = False
+    optional: bool = False
+    language: str = ""
+    rows: int = 0
+    options: list[str] = field(default_factory=list)
+    text: str = ""
+    checked: bool = False
+    chosen: list[str] = field(default_factory=list)
+    name: str = ""
+    index: int = -1
+    depth: int = 0
+    error: str = ""
 
 
 @dataclass
 class NodeForm:
-    """Every field the panel can show; the panel shows the ones of ``type``."""
+    """The selected node's panel: identity, the common fields, the generated fields.
+
+    ``fields`` and ``advanced`` (under "More options") are the config's rows;
+    ``config_error`` holds problems of the config that no shown row owns;
+    ``has_retries``: the node type has side effects, so a retry policy applies.
+    """
 
     id: str = ""
     type: str = ""
     type_label: str = ""
+    known: bool = False
     label: str = ""
+    label_error: str = ""
+    has_retries: bool = False
     retry_enabled: bool = False
     retry_max_attempts: str = ""
     retry_initial_delay_ms: str = ""
     retry_backoff_multiplier: str = ""
-    # trigger
-    source: str = "webhook"
-    methods: list[str] = field(default_factory=list)
-    sample_payload: str = ""
-    idempotency_header: str = ""
-    sync_timeout_seconds: str = ""
-    hmac_enabled: bool = False
-    hmac_header: str = ""
-    hmac_algorithm: str = "sha256"
-    hmac_secret_arn: str = ""
-    hmac_timestamp_header: str = ""
-    hmac_tolerance_seconds: str = ""
-    # http
-    method: str = "GET"
-    url: str = ""
-    headers: list[KeyValueRow] = field(default_factory=list)
-    body: str = ""
-    auth_type: str = "none"
-    auth_secret_arn: str = ""
-    auth_header_name: str = ""
-    timeout: str = ""
-    # transform
-    language: str = "jsonata"
-    code: str = ""
-    # condition
-    rules: list[RuleRow] = field(default_factory=list)
-    default_branch: str = ""
-    # ai
-    provider: str = "openai"
-    model: str = ""
-    prompt: str = ""
-    system_prompt: str = ""
-    temperature: str = ""
-    max_tokens: str = ""
-    stream: bool = False
-    secret_arn: str = ""
-    base_url: str = ""
+    retry_error: str = ""
+    fields: list[FieldView] = field(default_factory=list)
+    advanced: list[FieldView] = field(default_factory=list)
+    advanced_problem: bool = False
+    config_error: str = ""
 
 
-#: Form field -> (path inside the node's ``data``, kind). Paths are camelCase JSON keys.
-SCALAR_FIELDS: dict[str, tuple[tuple[str, ...], Kind]] = {
-    "label": (("label",), "text"),
-    "retry_max_attempts": (("retryPolicy", "maxAttempts"), "int"),
-    "retry_initial_delay_ms": (("retryPolicy", "initialDelayMs"), "int"),
-    "retry_backoff_multiplier": (("retryPolicy", "backoffMultiplier"), "float"),
-    "source": (("config", "source"), "text"),
-    "sample_payload": (("config", "samplePayload"), "json_object"),
-    "idempotency_header": (("config", "idempotencyHeader"), "optional_text"),
-    "sync_timeout_seconds": (("config", "syncTimeoutSeconds"), "int"),
-    "hmac_header": (("config", "hmac", "header"), "text"),
-    "hmac_algorithm": (("config", "hmac", "algorithm"), "text"),
-    "hmac_secret_arn": (("config", "hmac", "secretArn"), "text"),
-    "hmac_timestamp_header": (("config", "hmac", "timestampHeader"), "optional_text"),
-    "hmac_tolerance_seconds": (("config", "hmac", "toleranceSeconds"), "int"),
-    "method": (("config", "method"), "text"),
-    "url": (("config", "url"), "text"),
-    "body": (("config", "body"), "json_any"),
-    "auth_secret_arn": (("config", "auth", "secretArn"), "text"),
-    "auth_header_name": (("config", "auth", "headerName"), "optional_text"),
-    "timeout": (("config", "timeout"), "int"),
-    "language": (("config", "language"), "text"),
-    "code": (("config", "code"), "text"),
-    "default_branch": (("config", "defaultBranch"), "text"),
-    "provider": (("config", "provider"), "text"),
-    "model": (("config", "model"), "text"),
-    "prompt": (("config", "prompt"), "text"),
-    "system_prompt": (("config", "systemPrompt"), "optional_text"),
-    "temperature": (("config", "temperature"), "float"),
-    "max_tokens": (("config", "maxTokens"), "int"),
-    "stream": (("config", "stream"), "bool"),
-    "secret_arn": (("config", "secretArn"), "optional_text"),
-    "base_url": (("config", "baseUrl"), "optional_text"),
-}
-JSON_FIELDS = frozenset(
-    name for name, (_, kind) in SCALAR_FIELDS.items() if kind.startswith("json")
-)
-#: Fields shown back exactly as typed (JSON, numbers): ``1.`` must not turn into ``1.0``.
-TYPED_FIELDS = JSON_FIELDS | {
-    name for name, (_, kind) in SCALAR_FIELDS.items() if kind in ("int", "float")
-}
-DEFAULT_RETRY = {"maxAttempts": 3, "initialDelayMs": 1000, "backoffMultiplier": 2.0}
-DEFAULT_HMAC = {"header": "X-Signature-256", "algorithm": "sha256", "secretArn": ""}
+def typed_key(node_id: str, name: str) -> str:
+    """The ``texts`` key of a typed text: the node and a config path or common field."""
+    return f"{node_id}:{name}"
 
 
-def _get(data: dict[str, Any], path: tuple[str, ...]) -> Any:
-    current: Any = data
-    for key in path:
-        if not isinstance(current, dict):
-            return None
-        current = current.get(key)
-    return current
-
-
-def _set(data: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
-    """Set (or, for ``None``, remove) ``path``, creating dicts on the way."""
-    current = data
-    for key in path[:-1]:
-        child = current.get(key)
-        if not isinstance(child, dict):
-            child = current[key] = {}
-        current = child
-    if value is None:
-        current.pop(path[-1], None)
-    else:
-        current[path[-1]] = value
-
-
-def _text(value: Any) -> str:
-    """How a stored value shows in a text field."""
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return str(value)
-    return json.dumps(value, indent=2, ensure_ascii=False)
-
-
-def _json_text(value: Any) -> str:
-    return "" if value is None else json.dumps(value, indent=2, ensure_ascii=False)
-
-
-def _number(text: str, kind: Kind) -> Any:
-    """``""`` -> None; a number -> int/float; anything else stays text (validation says why)."""
-    stripped = text.strip()
-    if not stripped:
-        return None
+def keeps_typed_text(node: Mapping[str, Any], path: str) -> bool:
+    """Whether the form shows a common field (a retry number) or the config field at
+    ``path`` as typed (see module doc)."""
+    if path in COMMON_FIELDS:
+        return bool(COMMON_FIELDS[path][1])
+    spec = spec_of(dict(node))
+    if spec is None:
+        return False
     try:
-        return int(stripped) if kind == "int" else float(stripped)
-    except ValueError:
-        return text
+        return field_at(fields_of(spec), path.split(".")).widget in TYPED_WIDGETS
+    except KeyError:
+        return False
 
 
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-def parse_loose(text: str) -> Any:
-    """A condition value or HTTP body: JSON when it parses (``200``, ``true``, ``{..}``),
-    else the text itself; ``""`` is None. ``NaN``/``Infinity`` (not JSON) stay text."""
-    if not text.strip():
-        return None
-    try:
-        return json.loads(text, parse_constant=_refuse_constant)
-    except ValueError:
-        return text
-
-
-def loose_text(value: Any) -> str:
-    """How :func:`parse_loose` values show: a string that would parse as something else
-    (``"200"``, ``"true"``) keeps its quotes, so editing it again keeps it a string."""
-    if isinstance(value, str) and value and parse_loose(value) != value:
-        return json.dumps(value)
-    return _text(value)
-
-
-def _converted(name: str, kind: Kind, value: Any) -> Any:
-    if kind == "bool":
-        return bool(value)
-    text = str(value)
-    if kind == "text":
-        return text
-    if kind == "optional_text":
-        return text or None
-    if kind in ("int", "float"):
-        return _number(text, kind)
-    if kind == "json_any":
-        return parse_loose(text)
-    if not text.strip():
-        return None
-    try:
-        parsed = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise FormError(f"not valid JSON: {error.msg} (line {error.lineno})") from None
-    if not isinstance(parsed, dict):
-        raise FormError('must be a JSON object, like {"key": "value"}')
-    return parsed
-
-
-def build_form(node: dict[str, Any], texts: dict[str, str]) -> NodeForm:
-    """The panel's view of ``node``; ``texts`` holds JSON fields as the user typed them."""
-    data = node.get("data") or {}
-    config = data.get("config") or {}
-    node_type = str(node.get("type", ""))
-    spec_label = REGISTRY.get(node_type).label if node_type in REGISTRY else node_type
-    form = NodeForm(id=str(node.get("id", "")), type=node_type, type_label=spec_label)
-    for name, (path, kind) in SCALAR_FIELDS.items():
-        value = _get(data, path)
-        typed = texts.get(f"{form.id}:{name}")
-        if typed is not None and name in TYPED_FIELDS:
-            setattr(form, name, typed)
-        elif value is None:
-            continue  # the form's default shows what the config model's default means
-        elif kind == "bool":
-            setattr(form, name, bool(value))
-        elif name == "body":
-            setattr(form, name, loose_text(value) if isinstance(value, str) else _json_text(value))
-        elif name in JSON_FIELDS:
-            setattr(form, name, _json_text(value))
-        else:
-            setattr(form, name, _text(value))
-    form.retry_enabled = isinstance(data.get("retryPolicy"), dict)
-    form.hmac_enabled = isinstance(config.get("hmac"), dict)
-    auth = config.get("auth")
-    form.auth_type = str(auth.get("type", "bearer")) if isinstance(auth, dict) else "none"
-    methods = config.get("methods")
-    form.methods = [str(m) for m in methods] if isinstance(methods, list) else ["POST"]
-    headers = config.get("headers")
-    if isinstance(headers, dict):
-        form.headers = [KeyValueRow(str(key), _text(value)) for key, value in headers.items()]
-    rules = config.get("conditions")
-    if isinstance(rules, list):
-        form.rules = [
-            RuleRow(
-                field=_text(rule.get("field")),
-                operator=str(rule.get("operator", "eq")),
-                value=loose_text(rule.get("value")),
-                branch=str(rule.get("branch", "")),
-            )
-            for rule in rules
-            if isinstance(rule, dict)
-        ]
+def build_form(
+    node: Mapping[str, Any], texts: Mapping[str, str], errors: Mapping[str, str] | None = None
+) -> NodeForm:
+    """The panel's view of ``node``; ``texts`` holds texts as typed (see module doc),
+    ``errors`` validation messages by form path (``label``, ``retry``, ``config``,
+    ``config.<path>``: :func:`workfuse.ui.editor.draft.form_path_of`)."""
+    data = node.get("data")
+    data = data if isinstance(data, dict) else {}
+    config = data.get("config")
+    config = config if isinstance(config, dict) else {}
+    spec = spec_of(dict(node))
+    node_id, node_type = str(node.get("id", "")), str(node.get("type", ""))
+    form = NodeForm(
+        id=node_id,
+        type=node_type,
+        type_label=spec.label if spec is not None else node_type,
+        known=spec is not None,
+        label=plain_text(data.get("label")),
+        has_retries=spec is not None and spec.side_effects,
+        retry_enabled=isinstance(data.get("retryPolicy"), dict),
+    )
+    for name, (path, kind) in COMMON_FIELDS.items():
+        value: Any = data
+        for key in path:
+            value = value.get(key) if isinstance(value, dict) else None
+        typed = texts.get(typed_key(node_id, name))
+        shown = plain_text(value)
+        if kind and typed is not None and parse_number(typed, kind) == value:
+            shown = typed
+        setattr(form, name, shown)
+    if spec is not None:
+        views = _Views(texts, node_id)
+        views.walk(fields_of(spec), config, "", 0, None)
+        form.fields, form.advanced = views.main, views.advanced
+    _attach(form, errors or {})
     return form
 
 
-def apply_edit(node: dict[str, Any], name: str, value: Any) -> dict[str, Any]:
-    """A copy of ``node`` with form field ``name`` set to ``value``.
+class _Views:
+    """Collects the rows of one form (see :func:`build_form`)."""
 
-    Raises :class:`FormError` for a JSON object field that does not parse, and
-    ``KeyError`` for a field the form does not have.
+    def __init__(self, texts: Mapping[str, str], node_id: str) -> None:
+        self.texts, self.node_id = texts, node_id
+        self.main: list[FieldView] = []
+        self.advanced: list[FieldView] = []
+
+    def walk(
+        self,
+        fields: Sequence[FieldSpec],
+        values: Mapping[str, Any],
+        prefix: str,
+        depth: int,
+        into: list[FieldView] | None,
+    ) -> None:
+        """Rows of ``fields`` holding ``values``; top-level rows go to ``main`` or
+        ``advanced``, nested ones (``into``) follow their group or list row."""
+        for spec in fields:
+            if not _visible(spec, fields, values):
+                continue
+            target = into if into is not None else self.advanced if spec.advanced else self.main
+            present = spec.name in values
+            view = self.add(spec, values.get(spec.name), present, prefix + spec.name, depth, target)
+            if spec.language_field:
+                view.language = plain_text(_current(spec.language_field, fields, values))
+
+    def add(
+        self,
+        spec: FieldSpec,
+        value: Any,
+        present: bool,
+        path: str,
+        depth: int,
+        target: list[FieldView],
+    ) -> FieldView:
+        """Append the row of ``spec`` (and of what it holds) to ``target``; its row."""
+        view = FieldView(
+            path=path,
+            widget=spec.widget,
+            label=spec.label,
+            help=spec.help,
+            placeholder=_placeholder(spec),
+            unit=spec.unit,
+            template=spec.template,
+            optional=spec.optional,
+            rows=spec.rows or DEFAULT_ROWS.get(spec.widget, 0),
+            depth=depth,
+        )
+        target.append(view)
+        if spec.widget == "group":
+            view.checked = isinstance(value, dict) or not spec.optional
+            if view.checked:
+                inner = value if isinstance(value, dict) else {}
+                self.walk(spec.children, inner, f"{path}.", depth + 1, target)
+        elif spec.widget == "list":
+            self.rows(spec, value, path, depth, target)
+        elif spec.widget == "keyvalue":
+            for index, (key, text) in enumerate(pairs_of(value)):
+                target.append(FieldView(path=path, widget="pair", name=key, text=text, index=index))
+                target[-1].depth, target[-1].placeholder = depth, spec.item_label or "Name"
+            noun = (spec.item_label or "row").lower()
+            target.append(FieldView(path=path, widget="pair_add", label=f"Add {noun}"))
+            target[-1].depth = depth
+        elif spec.widget == "checkboxes":
+            view.options = list(spec.options)
+            current = value if present and isinstance(value, list) else spec.default
+            view.chosen = [str(item) for item in current or []]
+        elif spec.widget == "switch":
+            view.checked = bool(value if present else spec.default)
+        else:
+            view.options = list(spec.options)
+            if spec.widget == "select" and spec.optional and spec.default is None:
+                view.options.insert(0, NONE_OPTION)
+            view.text = self.typed(spec, path, value, present)
+            view.language = spec.language
+        return view
+
+    def rows(
+        self, spec: FieldSpec, value: Any, path: str, depth: int, target: list[FieldView]
+    ) -> None:
+        noun = spec.item_label or "Item"
+        for index, row in enumerate(value if isinstance(value, list) else []):
+            caption = FieldView(path=f"{path}.{index}", widget="row", label=f"{noun} {index + 1}")
+            caption.name, caption.index, caption.depth = path, index, depth + 1
+            target.append(caption)
+            if isinstance(row, dict):
+                self.walk(spec.children, row, f"{path}.{index}.", depth + 1, target)
+        adding = FieldView(path=path, widget="add", label=f"Add {noun.lower()}")
+        adding.depth = depth
+        target.append(adding)
+
+    def typed(self, spec: FieldSpec, path: str, value: Any, present: bool) -> str:
+        """The field's text: as typed while that still means the stored value."""
+        typed = self.texts.get(typed_key(self.node_id, path))
+        if typed is not None and spec.widget in TYPED_WIDGETS:
+            try:
+                if parsed_text(spec, typed) == (value if present else None):
+                    return typed
+            except FormError:
+                return typed
+        return shown_text(spec, value, present)
+
+
+def _visible(spec: FieldSpec, siblings: Sequence[FieldSpec], values: Mapping[str, Any]) -> bool:
+    """``show_if``: each named sibling holds (or defaults to) one of its values."""
+    return all(
+        plain_text(_current(name, siblings, values)) in allowed for name, allowed in spec.show_if
+    )
+
+
+def _current(name: str, siblings: Sequence[FieldSpec], values: Mapping[str, Any]) -> Any:
+    """A sibling's value, or its default while it is absent."""
+    if name in values:
+        return values[name]
+    sibling = next((f for f in siblings if f.name == name), None)
+    return sibling.default if sibling is not None else None
+
+
+def _placeholder(spec: FieldSpec) -> str:
+    if spec.placeholder:
+        return spec.placeholder
+    if spec.widget in CHOOSE:
+        return CHOOSE[spec.widget]
+    if isinstance(spec.default, str | int | float) and not isinstance(spec.default, bool):
+        return plain_text(spec.default)
+    return ""
+
+
+def _attach(form: NodeForm, errors: Mapping[str, str]) -> None:
+    """Put each validation message on the row of its path, or of the nearest shown
+    parent (a hidden field's group, a list row); what no row owns goes to
+    ``config_error``."""
+    rows: dict[str, FieldView] = {}
+    for view in [*form.fields, *form.advanced]:
+        if view.widget not in ("add", "pair", "pair_add"):
+            rows.setdefault(view.path, view)
+    unowned: list[str] = []
+    for where, message in errors.items():
+        if where == "label":
+            form.label_error = form.label_error or message
+            continue
+        if where == "retry":
+            form.retry_error = form.retry_error or message
+            continue
+        parts = where.split(".")[1:] if where.startswith("config") else []
+        while parts and ".".join(parts) not in rows:
+            parts.pop()
+        if parts:
+            view = rows[".".join(parts)]
+            view.error = view.error or message
+        else:
+            path = where.removeprefix("config").removeprefix(".")
+            unowned.append(f"{path}: {message}" if path else message)
+    form.config_error = "\n".join(unowned)
+    form.advanced_problem = any(view.error for view in form.advanced)
+
+
+def apply_edit(node: Mapping[str, Any], name: str, value: Any) -> dict[str, Any]:
+    """A copy of ``node`` with common field ``name`` (label, retry) set to ``value``.
+
+    ``retry_enabled`` adds the default policy or removes it; a retry number that does
+    not parse is stored as typed. ``KeyError`` for a field that is not common.
     """
-    updated = copy.deepcopy(node)
-    data = updated.setdefault("data", {})
-    data.setdefault("config", {})
+    updated = copy.deepcopy(dict(node))
+    data = updated.get("data")
+    if not isinstance(data, dict):
+        data = updated["data"] = {}
     if name == "retry_enabled":
         if value:
             data["retryPolicy"] = dict(DEFAULT_RETRY)
         else:
             data.pop("retryPolicy", None)
         return updated
-    if name == "hmac_enabled":
-        _set(data, ("config", "hmac"), dict(DEFAULT_HMAC) if value else None)
-        return updated
-    if name == "auth_type":
-        auth = data["config"].get("auth")
-        if value == "none":
-            data["config"].pop("auth", None)
-        else:
-            kept = auth if isinstance(auth, dict) else {"secretArn": ""}
-            data["config"]["auth"] = {**kept, "type": value}
-        return updated
-    path, kind = SCALAR_FIELDS[name]
-    _set(data, path, _converted(name, kind, value))
-    return updated
-
-
-def toggle_method(node: dict[str, Any], method: str, on: bool) -> dict[str, Any]:
-    """A trigger node with ``method`` added to or removed from its accepted methods."""
-    updated = copy.deepcopy(node)
-    config = updated.setdefault("data", {}).setdefault("config", {})
-    current = config.get("methods")
-    methods = [m for m in (current if isinstance(current, list) else ["POST"]) if m != method]
-    if on:
-        methods.append(method)
-    config["methods"] = [m for m in HTTP_METHODS if m in methods]
-    return updated
-
-
-def edit_header(node: dict[str, Any], index: int, part: str, text: str) -> dict[str, Any]:
-    """Rename (``part="key"``) or set (``part="value"``) the ``index``-th header row.
-
-    Renaming a row to a name another row has raises :class:`FormError` (headers are a
-    mapping: the rows would merge and one value would be lost).
-    """
-    rows = build_form(node, {}).headers
-    if not 0 <= index < len(rows):
-        return node
-    if part == "key" and any(
-        i != index and row.key.lower() == text.lower() for i, row in enumerate(rows)
-    ):
-        raise FormError(f"the header {text!r} is already set above")
-    setattr(rows[index], part, text)
-    return _with_headers(node, rows)
-
-
-def add_header(node: dict[str, Any]) -> dict[str, Any]:
-    rows = build_form(node, {}).headers
-    if any(not row.key for row in rows):
-        return node  # one empty row at a time: fill it in first
-    return _with_headers(node, [*rows, KeyValueRow()])
-
-
-def remove_header(node: dict[str, Any], index: int) -> dict[str, Any]:
-    rows = build_form(node, {}).headers
-    return _with_headers(node, [row for i, row in enumerate(rows) if i != index])
-
-
-def _with_headers(node: dict[str, Any], rows: list[KeyValueRow]) -> dict[str, Any]:
-    updated = copy.deepcopy(node)
-    config = updated.setdefault("data", {}).setdefault("config", {})
-    headers = {row.key: row.value for row in rows}
-    if headers:
-        config["headers"] = headers
+    path, kind = COMMON_FIELDS[name]
+    stored = parse_number(str(value), kind) if kind else str(value)
+    parent = data
+    for key in path[:-1]:
+        child = parent.get(key)
+        if not isinstance(child, dict):
+            child = parent[key] = {}
+        parent = child
+    if stored is None:
+        parent.pop(path[-1], None)
     else:
-        config.pop("headers", None)
+        parent[path[-1]] = stored
     return updated
-
-
-def edit_rule(node: dict[str, Any], index: int, part: str, text: str) -> dict[str, Any]:
-    """Set one part (field, operator, value, branch) of the ``index``-th condition rule."""
-    updated = copy.deepcopy(node)
-    rules = _rules(updated)
-    if 0 <= index < len(rules) and part in ("field", "operator", "value", "branch"):
-        rules[index][part] = parse_loose(text) if part == "value" else text
-    return updated
-
-
-def add_rule(node: dict[str, Any]) -> dict[str, Any]:
-    updated = copy.deepcopy(node)
-    rules = _rules(updated)
-    taken = {rule.get("branch") for rule in rules if isinstance(rule, dict)}
-    taken.add(updated["data"]["config"].get("defaultBranch") or "default")
-    number = len(rules) + 1
-    while f"branch{number}" in taken:
-        number += 1
-    rules.append({"field": "", "operator": "eq", "value": "", "branch": f"branch{number}"})
-    return updated
-
-
-def remove_rule(node: dict[str, Any], index: int) -> dict[str, Any]:
-    updated = copy.deepcopy(node)
-    rules = _rules(updated)
-    if 0 <= index < len(rules):
-        del rules[index]
-    return updated
-
-
-def _rules(node: dict[str, Any]) -> list[dict[str, Any]]:
-    config = node.setdefault("data", {}).setdefault("config", {})
-    rules = config.get("conditions")
-    if not isinstance(rules, list):
-        rules = config["conditions"] = []
-    return rules

@@ -5,9 +5,9 @@ from __future__ import annotations
 import reflex as rx
 from reflex.vars import ObjectVar
 
-from workfuse.nodes.base import NodeSpec
+from workfuse import web_paths
+from workfuse.nodes.base import CATEGORIES, CATEGORY_LABELS, Category, NodeSpec
 from workfuse.nodes.registry import REGISTRY
-from workfuse.ui import routes
 from workfuse.ui.editor.components import MONO, workflow_canvas
 from workfuse.ui.editor.panel import side_panel
 from workfuse.ui.editor.state import EditorState, VersionRow
@@ -64,18 +64,83 @@ def palette_item(spec: NodeSpec) -> rx.Component:
     )
 
 
-def palette() -> rx.Component:
-    return rx.vstack(
-        rx.text(
-            "Nodes", size="1", weight="bold", color=rx.color("gray", 10), text_transform="uppercase"
+def _matches(spec: NodeSpec) -> rx.Var[bool]:
+    """Whether the palette's search text is in the type's label, description or name
+    (evaluated in the browser as the user types)."""
+    haystack = f"{spec.label} {spec.description} {spec.type}".lower()
+    query = EditorState.palette_query.lower().strip()
+    return rx.Var.create(haystack).contains(query)
+
+
+def _any(conditions: list[rx.Var[bool]]) -> rx.Var[bool]:
+    result = conditions[0]
+    for condition in conditions[1:]:
+        result = result | condition
+    return result
+
+
+def palette_group(category: Category, specs: list[NodeSpec]) -> rx.Component:
+    """The node types of one category under its heading; hidden while none matches."""
+    matches = [_matches(spec) for spec in specs]
+    return rx.cond(
+        _any(matches),
+        rx.vstack(
+            rx.text(
+                CATEGORY_LABELS[category],
+                size="1",
+                weight="bold",
+                color=rx.color("gray", 10),
+                text_transform="uppercase",
+                class_name="palette-category",
+            ),
+            *(
+                rx.cond(match, palette_item(spec))
+                for spec, match in zip(specs, matches, strict=True)
+            ),
+            spacing="2",
+            width="100%",
+            padding_top="0.25em",
+            custom_attrs={"data-category": category},
         ),
-        *(palette_item(spec) for spec in REGISTRY.specs()),
+    )
+
+
+def palette() -> rx.Component:
+    """The node types by category (in ``CATEGORIES`` order), with a search box."""
+    by_category = {
+        category: [spec for spec in REGISTRY.specs() if spec.category == category]
+        for category in CATEGORIES
+    }
+    shown = {category: specs for category, specs in by_category.items() if specs}
+    every = [_matches(spec) for specs in shown.values() for spec in specs]
+    return rx.vstack(
+        rx.input(
+            rx.input.slot(rx.icon("search", size=14)),
+            value=EditorState.palette_query,
+            on_change=EditorState.set_palette_query,
+            placeholder="Search nodes",
+            size="2",
+            width="100%",
+            name="palette_search",
+            aria_label="Search node types",
+        ),
+        *(palette_group(category, specs) for category, specs in shown.items()),
+        rx.cond(
+            _any(every) if every else rx.Var.create(False),
+            rx.fragment(),
+            rx.text(
+                "No node type matches.",
+                size="1",
+                color=rx.color("gray", 10),
+                class_name="palette-empty",
+            ),
+        ),
         width="210px",
         min_width="210px",
         height="100%",
         overflow_y="auto",
         padding="1em",
-        spacing="2",
+        spacing="3",
         border_right=f"1px solid {rx.color('gray', 5)}",
         background=rx.color("gray", 1),
     )
@@ -191,7 +256,7 @@ def webhook_box() -> rx.Component:
 def toolbar() -> rx.Component:
     return rx.hstack(
         rx.link(
-            rx.icon("chevron-left", size=18), href=routes.WORKFLOWS, color=rx.color("gray", 11)
+            rx.icon("chevron-left", size=18), href=web_paths.WORKFLOWS, color=rx.color("gray", 11)
         ),
         rx.input(
             value=EditorState.name,
@@ -336,7 +401,7 @@ def missing_view() -> rx.Component:
             rx.text(
                 "It does not exist, or it belongs to someone else.", color=rx.color("gray", 11)
             ),
-            rx.link("Back to your workflows", href=routes.WORKFLOWS),
+            rx.link("Back to your workflows", href=web_paths.WORKFLOWS),
             align="center",
         ),
         height="60vh",

@@ -1,144 +1,35 @@
-"""The editor's side panel: the selected node's form, its last run, or the problems list."""
+"""The editor's side panel: the selected node's form, its last run, or the problems list.
+
+The form is generated from the node's type (:mod:`workfuse.ui.editor.form_view`);
+only the label and the retry policy, which every node has, are laid out here.
+"""
 
 from __future__ import annotations
-
-from collections.abc import Callable
 
 import reflex as rx
 from reflex.vars import ObjectVar
 
-from workfuse.ui import routes
-from workfuse.ui.editor import node_form
-from workfuse.ui.editor.components import MONO, code_field
 from workfuse.ui.editor.draft import ProblemRow
+from workfuse.ui.editor.form_view import error_text, field_rows
 from workfuse.ui.editor.magic_panel import magic_dialog
-from workfuse.ui.editor.node_form import KeyValueRow, RuleRow
 from workfuse.ui.editor.state import EditorState
 
 form = EditorState.form
 
 
-def field_error(key: str) -> rx.Component:
-    return rx.cond(
-        EditorState.field_errors.contains(key),
-        rx.text(
-            EditorState.field_errors[key],
-            size="1",
-            color=rx.color("red", 11),
-            class_name="field-error",
-            data_field=key,
-        ),
-    )
-
-
-def labelled(
-    label: str, control: rx.Component, key: str = "", hint: str | rx.Var[str] = ""
-) -> rx.Component:
-    """A form row: label, control, optional hint and the validation error of ``key``."""
+def common_field(label: str, name: str, error: rx.Var[str] | str = "") -> rx.Component:
+    """A text field every node has (label, retry numbers), edited with ``set_field``."""
     return rx.vstack(
         rx.text(label, size="1", weight="medium", color=rx.color("gray", 11)),
-        control,
-        rx.fragment()
-        if isinstance(hint, str) and not hint
-        else rx.text(hint, size="1", color=rx.color("gray", 9)),
-        field_error(key) if key else rx.fragment(),
-        spacing="1",
-        width="100%",
-    )
-
-
-def text_field(
-    label: str, name: str, placeholder: str = "", hint: str = "", monospace: bool = False
-) -> rx.Component:
-    return labelled(
-        label,
         rx.input(
             value=getattr(form, name),
             on_change=lambda value: EditorState.set_field(name, value),
-            placeholder=placeholder,
-            width="100%",
-            font_family=MONO if monospace else None,
-            name=name,
-        ),
-        key=name,
-        hint=hint,
-    )
-
-
-def area_field(
-    label: str, name: str, rows: str = "5", hint: str | rx.Var[str] = ""
-) -> rx.Component:
-    return labelled(
-        label,
-        rx.text_area(
-            value=getattr(form, name),
-            on_change=lambda value: EditorState.set_field(name, value),
-            rows=rows,
-            width="100%",
-            font_family=MONO,
-            font_size="12px",
-            spell_check=False,
-            name=name,
-        ),
-        key=name,
-        hint=hint,
-    )
-
-
-def select_field(label: str, name: str, options: list[str]) -> rx.Component:
-    return labelled(
-        label,
-        rx.select(
-            options,
-            value=getattr(form, name),
-            on_change=lambda value: EditorState.set_field(name, value),
             width="100%",
             name=name,
         ),
-        key=name,
-    )
-
-
-def credential_field(label: str, name: str) -> rx.Component:
-    """A picker of the user's credentials by name (never a literal secret field)."""
-    return labelled(
-        label,
-        rx.cond(
-            EditorState.credentials.length() > 0,
-            rx.select.root(
-                rx.select.trigger(placeholder="Choose a credential", width="100%"),
-                rx.select.content(
-                    rx.foreach(
-                        EditorState.credentials,
-                        lambda option: rx.select.item(option.name, value=option.arn),
-                    )
-                ),
-                value=getattr(form, name),
-                on_change=lambda value: EditorState.set_field(name, value),
-                name=name,
-            ),
-            rx.text(
-                "No credentials yet: ",
-                rx.link("create one", href=routes.CREDENTIALS),
-                " first.",
-                size="1",
-                color=rx.color("gray", 10),
-            ),
-        ),
-        key=name,
-    )
-
-
-def switch_field(label: str, name: str) -> rx.Component:
-    return rx.hstack(
-        rx.switch(
-            checked=getattr(form, name),
-            on_change=lambda value: EditorState.set_field(name, value),
-            size="1",
-        ),
-        rx.text(label, size="2"),
-        align="center",
-        spacing="2",
+        error_text(error) if isinstance(error, rx.Var) else rx.fragment(),
+        spacing="1",
+        width="100%",
     )
 
 
@@ -154,326 +45,83 @@ def section(title: str, *children: rx.Component) -> rx.Component:
     )
 
 
-# --- per node type ------------------------------------------------------------------
-
-
-def trigger_form() -> rx.Component:
-    return rx.vstack(
-        select_field("Source", "source", node_form.TRIGGER_SOURCES),
-        labelled(
-            "Accepted methods",
-            rx.hstack(
-                *(
-                    rx.checkbox(
-                        method,
-                        checked=form.methods.contains(method),
-                        on_change=lambda on, method=method: EditorState.toggle_method(method, on),
-                        size="1",
-                    )
-                    for method in node_form.HTTP_METHODS
-                ),
-                wrap="wrap",
-                spacing="3",
-            ),
-            key="methods",
-        ),
-        area_field(
-            "Sample payload (JSON)",
-            "sample_payload",
-            rows="6",
-            hint="Used by Run now and by Magic input as an example of what arrives.",
-        ),
-        text_field(
-            "Idempotency header",
-            "idempotency_header",
-            "Idempotency-Key",
-            "A repeated key starts nothing.",
-        ),
-        text_field(
-            "Wait for the result (seconds)",
-            "sync_timeout_seconds",
-            "empty: answer 202 at once",
-        ),
-        switch_field("Verify an HMAC signature", "hmac_enabled"),
-        rx.cond(
-            form.hmac_enabled,
-            rx.vstack(
-                text_field("Signature header", "hmac_header"),
-                select_field("Algorithm", "hmac_algorithm", node_form.HMAC_ALGORITHMS),
-                credential_field("Signing secret", "hmac_secret_arn"),
-                text_field("Timestamp header", "hmac_timestamp_header", "optional"),
-                text_field("Tolerance (seconds)", "hmac_tolerance_seconds"),
-                field_error("hmac"),
-                spacing="3",
-                width="100%",
-            ),
-        ),
-        spacing="3",
-        width="100%",
-    )
-
-
-def header_row(row: ObjectVar[KeyValueRow], index: rx.Var[int]) -> rx.Component:
-    return rx.hstack(
-        rx.input(
-            value=row.key,
-            placeholder="Header",
-            on_change=lambda value: EditorState.set_header(index, "key", value),
-            width="40%",
-        ),
-        rx.input(
-            value=row.value,
-            placeholder="Value or {{ template }}",
-            on_change=lambda value: EditorState.set_header(index, "value", value),
-            width="50%",
-            font_family=MONO,
-        ),
-        rx.icon_button(
-            rx.icon("x", size=14),
-            on_click=EditorState.remove_header(index),
-            variant="ghost",
-            color_scheme="gray",
-            size="1",
-            aria_label="Remove header",
-        ),
-        width="100%",
-        spacing="1",
-        align="center",
-    )
-
-
-def http_form() -> rx.Component:
-    return rx.vstack(
-        rx.hstack(
-            rx.box(select_field("Method", "method", node_form.HTTP_METHODS), width="32%"),
-            rx.box(
-                text_field("URL", "url", "https://api.example.com/items", monospace=True),
-                width="68%",
-            ),
-            width="100%",
-            spacing="2",
-        ),
-        labelled(
-            "Headers",
-            rx.vstack(
-                rx.foreach(form.headers, header_row),
-                rx.button(
-                    rx.icon("plus", size=14),
-                    "Add header",
-                    on_click=EditorState.add_header,
-                    variant="soft",
-                    size="1",
-                ),
-                spacing="2",
-                width="100%",
-            ),
-            key="headers",
-        ),
-        area_field(
-            "Body (JSON or text)",
-            "body",
-            rows="5",
-            hint="Templates such as {{ nodes.trigger.data.id }} work inside strings.",
-        ),
-        select_field("Authentication", "auth_type", node_form.AUTH_TYPES),
-        rx.cond(
-            form.auth_type != "none",
-            rx.vstack(
-                credential_field("Credential", "auth_secret_arn"),
-                rx.cond(
-                    form.auth_type == "apiKey",
-                    text_field("Header name", "auth_header_name", "X-API-Key"),
-                ),
-                field_error("auth"),
-                spacing="3",
-                width="100%",
-            ),
-        ),
-        text_field("Timeout (ms)", "timeout", "30000"),
-        spacing="3",
-        width="100%",
-    )
-
-
-def transform_form() -> rx.Component:
-    return rx.vstack(
-        select_field("Language", "language", node_form.LANGUAGES),
-        labelled(
-            "Code",
-            code_field(
-                value=form.code,
-                language=form.language,
-                name="code",
-                min_height=180,
-                on_change=lambda value: EditorState.set_field("code", value),
-            ),
-            key="code",
-            hint=rx.cond(
-                form.language == "javascript",
-                "JavaScript: the value of the last expression (or `return`) is the result; "
-                "`nodes` and `trigger` are in scope.",
-                "JSONata over {nodes, trigger}, e.g. nodes.fetch.body.items[price > 10].name",
-            ),
-        ),
-        text_field("Timeout (ms)", "timeout", "1000"),
-        spacing="3",
-        width="100%",
-    )
-
-
-def rule_row(row: ObjectVar[RuleRow], index: rx.Var[int]) -> rx.Component:
-    return rx.card(
-        rx.vstack(
-            rx.hstack(
-                rx.text("If", size="1", weight="bold"),
-                rx.spacer(),
-                rx.icon_button(
-                    rx.icon("trash-2", size=13),
-                    on_click=EditorState.remove_rule(index),
-                    variant="ghost",
-                    color_scheme="gray",
-                    size="1",
-                    aria_label="Remove rule",
-                ),
-                width="100%",
-                align="center",
-            ),
-            rx.input(
-                value=row.field,
-                placeholder="{{ nodes.fetch.status }}",
-                on_change=lambda value: EditorState.set_rule(index, "field", value),
-                width="100%",
-                font_family=MONO,
-                class_name="rule-field",
-            ),
-            rx.hstack(
-                rx.select(
-                    node_form.OPERATORS,
-                    value=row.operator,
-                    on_change=lambda value: EditorState.set_rule(index, "operator", value),
-                    size="2",
-                ),
-                rx.input(
-                    value=row.value,
-                    placeholder="value",
-                    on_change=lambda value: EditorState.set_rule(index, "value", value),
-                    width="100%",
-                    font_family=MONO,
-                ),
-                width="100%",
-                spacing="2",
-            ),
-            rx.hstack(
-                rx.text("then branch", size="1", color=rx.color("gray", 10), white_space="nowrap"),
-                rx.input(
-                    value=row.branch,
-                    on_change=lambda value: EditorState.set_rule(index, "branch", value),
-                    width="100%",
-                    size="1",
-                ),
-                align="center",
-                width="100%",
-                spacing="2",
-            ),
-            rx.cond(
-                EditorState.field_errors.contains(f"rule.{index}"),
-                rx.text(
-                    EditorState.field_errors[f"rule.{index}"],
-                    size="1",
-                    color=rx.color("red", 11),
-                    class_name="field-error",
-                ),
-            ),
-            spacing="2",
-            width="100%",
-        ),
-        size="1",
-        width="100%",
-    )
-
-
-def condition_form() -> rx.Component:
-    return rx.vstack(
-        rx.text(
-            "Rules are tried in order; the first that matches picks its branch.",
-            size="1",
-            color=rx.color("gray", 10),
-        ),
-        rx.foreach(form.rules, rule_row),
-        rx.button(
-            rx.icon("plus", size=14),
-            "Add rule",
-            on_click=EditorState.add_rule,
-            variant="soft",
-            size="1",
-        ),
-        field_error("conditions"),
-        text_field("Otherwise, branch", "default_branch", "default"),
-        spacing="3",
-        width="100%",
-    )
-
-
-def ai_form() -> rx.Component:
-    return rx.vstack(
-        rx.hstack(
-            rx.box(select_field("Provider", "provider", node_form.AI_PROVIDERS), width="50%"),
-            rx.box(text_field("Model", "model", "gpt-4o-mini"), width="50%"),
-            width="100%",
-            spacing="2",
-        ),
-        area_field("Prompt", "prompt", rows="6", hint="Templates pull in earlier outputs."),
-        area_field("System prompt", "system_prompt", rows="3"),
-        rx.hstack(
-            rx.box(text_field("Temperature", "temperature", "0 to 2"), width="50%"),
-            rx.box(text_field("Max tokens", "max_tokens"), width="50%"),
-            width="100%",
-            spacing="2",
-        ),
-        switch_field("Stream the response", "stream"),
-        credential_field("API key credential (optional)", "secret_arn"),
-        text_field("Base URL (OpenAI-compatible)", "base_url", "http://localhost:11434/v1"),
-        spacing="3",
-        width="100%",
-    )
-
-
 def retry_fields() -> rx.Component:
     return section(
         "Retries",
-        switch_field("Retry on temporary failures", "retry_enabled"),
+        rx.hstack(
+            rx.switch(
+                checked=form.retry_enabled,
+                on_change=lambda on: EditorState.set_field("retry_enabled", on),
+                size="1",
+            ),
+            rx.text("Retry on temporary failures", size="2"),
+            align="center",
+            spacing="2",
+        ),
         rx.cond(
             form.retry_enabled,
             rx.hstack(
-                text_field("Attempts", "retry_max_attempts"),
-                text_field("First delay (ms)", "retry_initial_delay_ms"),
-                text_field("Backoff factor", "retry_backoff_multiplier"),
+                common_field("Attempts", "retry_max_attempts"),
+                common_field("First delay (ms)", "retry_initial_delay_ms"),
+                common_field("Backoff factor", "retry_backoff_multiplier"),
                 spacing="2",
                 width="100%",
             ),
         ),
-        field_error("retry"),
+        error_text(form.retry_error),
     )
 
 
-FORMS: dict[str, Callable[[], rx.Component]] = {
-    "trigger": trigger_form,
-    "http": http_form,
-    "transform": transform_form,
-    "condition": condition_form,
-    "ai": ai_form,
-}
+def more_options() -> rx.Component:
+    """The advanced fields, collapsed until opened (or until one has a problem)."""
+    opened = EditorState.show_more | form.advanced_problem
+    return rx.cond(
+        form.advanced.length() > 0,
+        rx.vstack(
+            rx.button(
+                rx.cond(
+                    opened, rx.icon("chevron-down", size=14), rx.icon("chevron-right", size=14)
+                ),
+                "More options",
+                rx.cond(
+                    form.advanced_problem,
+                    rx.badge("problem", color_scheme="red", size="1", variant="soft"),
+                ),
+                on_click=EditorState.toggle_more,
+                variant="ghost",
+                color_scheme="gray",
+                size="1",
+                class_name="more-options",
+                aria_expanded=rx.cond(opened, "true", "false"),
+            ),
+            rx.cond(opened, field_rows(form.advanced)),
+            spacing="3",
+            width="100%",
+            padding_top="0.25em",
+        ),
+    )
 
 
 def settings_tab() -> rx.Component:
     return rx.vstack(
-        text_field("Label", "label"),
-        rx.match(
-            form.type,
-            *((node_type, build()) for node_type, build in FORMS.items()),
-            rx.text("This node type has no form."),
+        common_field("Label", "label", form.label_error),
+        rx.cond(
+            form.known,
+            rx.fragment(field_rows(form.fields), more_options()),
+            rx.text("This node's type is not installed on this server, so it has no form."),
         ),
-        rx.cond((form.type == "http") | (form.type == "ai"), retry_fields()),
+        rx.cond(
+            form.config_error != "",
+            rx.callout(
+                form.config_error,
+                icon="circle-alert",
+                color_scheme="red",
+                size="1",
+                class_name="field-error",
+                white_space="pre-line",
+            ),
+        ),
+        rx.cond(form.has_retries, retry_fields()),
         rx.cond(
             EditorState.form_error != "",
             rx.callout(EditorState.form_error, icon="circle-alert", color_scheme="red", size="1"),

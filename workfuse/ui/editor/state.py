@@ -16,6 +16,7 @@ from typing import Any
 import reflex as rx
 from reflex.event import EventSpec
 
+from workfuse import web_paths
 from workfuse.db import session_scope
 from workfuse.engine.events import FINAL_TYPES, ExecutionUpdate, UpdateType
 from workfuse.models import NodeRun, Workflow
@@ -25,10 +26,10 @@ from workfuse.services import secrets as secret_service
 from workfuse.services import workflows as workflow_service
 from workfuse.services.errors import NotFound, ServiceError
 from workfuse.services.preferences import user_defaults
-from workfuse.ui import routes
 from workfuse.ui.editor import draft as drafts
-from workfuse.ui.editor import node_form
-from workfuse.ui.editor.node_form import FormError, NodeForm
+from workfuse.ui.editor import form_edits, node_form
+from workfuse.ui.editor.form_values import FormError
+from workfuse.ui.editor.node_form import NodeForm
 from workfuse.ui.live_updates import (
     EXECUTION_STATUS,
     FINISHED,
@@ -95,7 +96,8 @@ class EditorState(SessionState):
     selected_edge: str = ""
     form: NodeForm = NodeForm()
     form_error: str = ""
-    field_errors: dict[str, str] = {}
+    show_more: bool = False
+    palette_query: str = ""
     node_problems: list[str] = []
     node_warnings: list[str] = []
     credentials: list[CredentialOption] = []
@@ -211,10 +213,9 @@ class EditorState(SessionState):
         node = drafts.find_node(draft, self.selected_node)
         if node is None:
             self.selected_node = ""
-            self.form, self.field_errors = NodeForm(), {}
+            self.form = NodeForm()
             self.node_problems, self.node_warnings = [], []
             return
-        self.form = node_form.build_form(node, self._texts)
         mine = [issue for issue in result.issues() if issue.node_id == self.selected_node]
         self.node_problems = [
             drafts.short_message(issue) for issue in mine if issue.severity.value == "error"
@@ -222,11 +223,7 @@ class EditorState(SessionState):
         self.node_warnings = [
             drafts.short_message(issue) for issue in mine if issue.severity.value == "warning"
         ]
-        self.field_errors = {
-            key: drafts.short_message(issue)
-            for issue in mine
-            if (key := drafts.form_field_of(issue)) is not None
-        }
+        self.form = node_form.build_form(node, self._texts, drafts.form_errors(mine))
 
     def _change(self, draft: drafts.Draft) -> None:
         """Store ``draft`` (if it differs: then the editor is dirty) and refresh."""
@@ -309,49 +306,73 @@ class EditorState(SessionState):
 
     # --- panel events ------------------------------------------------------------
 
-    def _edit_selected(self, edit: Any, *args: Any) -> None:
+    def _edit_selected(self, edit: Any, *args: Any, typed: str = "") -> None:
+        """Apply ``edit(node, *args)`` to the selected node; with ``typed`` (a common
+        field or config path), first keep the text as typed if that field shows it so
+        (see ``node_form``)."""
         draft = self._get_draft()
         node = drafts.find_node(draft, self.selected_node)
-        if node is not None:
-            self._change(drafts.replace_node(draft, edit(node, *args)))
+        if node is None:
+            return
+        if typed and node_form.keeps_typed_text(node, typed):
+            self._texts[node_form.typed_key(self.selected_node, typed)] = str(args[-1])
+        self._change(drafts.replace_node(draft, edit(node, *args)))
 
     def set_field(self, name: str, value: Any) -> None:
-        """One form field changed; JSON fields keep the typed text (see ``node_form``)."""
-        if name in node_form.TYPED_FIELDS:
-            self._texts[f"{self.selected_node}:{name}"] = str(value)
+        """A field every node has changed (label, retry policy); see ``node_form``."""
         try:
-            self._edit_selected(node_form.apply_edit, name, value)
+            self._edit_selected(node_form.apply_edit, name, value, typed=name)
             self.form_error = ""
-        except FormError as problem:
-            self.form_error = f"{name.replace('_', ' ').capitalize()}: {problem}"
-            self._refresh()
         except KeyError:
             self.form_error = f"Unknown field {name!r}."
 
-    def toggle_method(self, method: str, on: bool) -> None:
-        self._edit_selected(node_form.toggle_method, method, on)
-
-    def set_header(self, index: int, part: str, value: str) -> None:
+    def _edit_config(self, edit: Any, path: str, *args: Any, typed: bool = False) -> None:
+        """Apply a ``form_edits`` edit at config ``path`` of the selected node."""
         try:
-            self._edit_selected(node_form.edit_header, index, part, value)
+            self._edit_selected(edit, path, *args, typed=path if typed else "")
             self.form_error = ""
         except FormError as problem:
-            self.form_error = f"Headers: {problem}"
+            self.form_error = str(problem)
+            self._refresh()
+        except KeyError:
+            self.form_error = f"This node has no field {path!r}."
 
-    def add_header(self) -> None:
-        self._edit_selected(node_form.add_header)
+    def set_value(self, path: str, value: Any) -> None:
+        """A generated field changed; numbers and JSON keep the typed text."""
+        self._edit_config(form_edits.set_value, path, value, typed=True)
 
-    def remove_header(self, index: int) -> None:
-        self._edit_selected(node_form.remove_header, index)
+    def toggle_choice(self, path: str, option: str, on: bool) -> None:
+        self._edit_config(form_edits.toggle_choice, path, option, on)
 
-    def set_rule(self, index: int, part: str, value: str) -> None:
-        self._edit_selected(node_form.edit_rule, index, part, value)
+    def toggle_group(self, path: str, on: bool) -> None:
+        self._edit_config(form_edits.toggle_group, path, on)
 
-    def add_rule(self) -> None:
-        self._edit_selected(node_form.add_rule)
+    def set_pair(self, path: str, index: int, part: str, value: str) -> None:
+        self._edit_config(form_edits.edit_pair, path, index, part, value)
 
-    def remove_rule(self, index: int) -> None:
-        self._edit_selected(node_form.remove_rule, index)
+    def add_pair(self, path: str) -> None:
+        self._edit_config(form_edits.add_pair, path)
+
+    def remove_pair(self, path: str, index: int) -> None:
+        self._edit_config(form_edits.remove_pair, path, index)
+
+    def add_row(self, path: str) -> None:
+        self._edit_config(form_edits.add_row, path)
+
+    def remove_row(self, path: str, index: int) -> None:
+        """Remove a list row, and the texts typed in the list's rows (their indexes
+        shift)."""
+        inside = node_form.typed_key(self.selected_node, f"{path}.")
+        self._texts = {key: text for key, text in self._texts.items() if not key.startswith(inside)}
+        self._edit_config(form_edits.remove_row, path, index)
+
+    def set_palette_query(self, value: str) -> None:
+        """The palette's search text (the palette filters itself in the browser)."""
+        self.palette_query = value
+
+    def toggle_more(self) -> None:
+        """Open or close the "More options" section (for every node alike)."""
+        self.show_more = not self.show_more
 
     def set_name(self, value: str) -> None:
         self.name = value
@@ -556,4 +577,4 @@ class EditorState(SessionState):
             self._refresh()
 
     def open_execution(self) -> EventSpec:
-        return rx.redirect(routes.execution(self.execution_id))
+        return rx.redirect(web_paths.execution(self.execution_id))
