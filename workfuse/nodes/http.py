@@ -89,7 +89,6 @@ class HTTPNodeConfig(NodeConfigModel):
         default=None,
         ge=1,
         le=MAX_TIMEOUT_MS,
-        description="milliseconds",
         json_schema_extra=ui(unit="ms", placeholder=str(DEFAULT_TIMEOUT_MS), advanced=True),
     )
 

@@ -140,7 +140,10 @@ def _field_table(found: list[SchemaField], *, with_default: bool) -> list[str]:
     else:
         rows = ["| field | type | notes |", "|---|---|---|"]
     for item in found:
-        notes = _cell(item.description)
+        unit = item.hints.get("unit")
+        notes = _cell(
+            "; ".join(part for part in (f"in {unit}" if unit else "", item.description) if part)
+        )
         if with_default:
             default = f"`{item.default}`" if item.default not in (None, "null") else ""
             required = "yes" if item.required else ""
