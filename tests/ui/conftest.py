@@ -36,7 +36,7 @@ from playwright.sync_api import Browser, Page, sync_playwright
 
 from tests.conftest import TEST_REDIS_URL
 from tests.support.reflex_backend import free_port, log_tail
-from workfuse.api.deps import SESSION_COOKIE
+from workfuse.web_paths import SESSION_COOKIE
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("WORKFUSE_TEST_CHROMIUM", "/usr/bin/chromium")

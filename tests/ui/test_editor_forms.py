@@ -25,7 +25,7 @@ from tests.ui.editor_pages import (
     owner_client,
     stored_graph,
 )
-from workfuse.api.deps import SESSION_COOKIE
+from workfuse.web_paths import SESSION_COOKIE
 from workfuse.nodes.base import CATEGORIES, CATEGORY_LABELS, NodeSpec
 from workfuse.nodes.registry import REGISTRY
 from workfuse.ui.editor import form_edits

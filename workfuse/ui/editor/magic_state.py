@@ -98,11 +98,10 @@ class MagicInputState(EditorState):
         self.magic_open = True
         self._discard()
         if not self.magic_provider:
-            with session_scope() as session:
-                user = self._signed_in_user(session)
-                defaults = get_ai_defaults(user=user) if user is not None else None
-            self.magic_provider = (defaults.provider if defaults else None) or "openai"
-            self.magic_model = (defaults.model if defaults else None) or ""
+            with self._unit_of_work() as work:
+                defaults = get_ai_defaults(user=work.user)
+            self.magic_provider = (defaults.provider if work.done else None) or "openai"
+            self.magic_model = (defaults.model if work.done else None) or ""
 
     def set_magic_open(self, value: bool) -> None:
         self.magic_open = value

@@ -75,6 +75,10 @@ def _result_of(run: NodeRun) -> NodeResult:
     )
 
 
+def _not_saved(problem: ServiceError) -> str:
+    return f"Not saved: {problem}"
+
+
 class EditorState(SessionState):
     workflow_id: str = ""
     missing: bool = False
@@ -144,22 +148,21 @@ class EditorState(SessionState):
     def load(self) -> EventSpec | None:
         """Read the workflow of the URL into the draft (another user's: not found)."""
         self.workflow_id = self._route_id()
-        with session_scope() as session:
-            user = self._signed_in_user(session)
-            if user is None:
-                return self._to_sign_in()
+        with self._unit_of_work() as work:
             try:
                 workflow = workflow_service.get_workflow(
-                    session=session, user=user, workflow_id=self.workflow_id
+                    session=work.session, user=work.user, workflow_id=self.workflow_id
                 )
             except NotFound:
                 self.missing = True
                 return None
             self.credentials = [
                 CredentialOption(name=ref.name, arn=ref.arn)
-                for ref in secret_service.list_secrets(session=session, user_id=user.id)
+                for ref in secret_service.list_secrets(session=work.session, user_id=work.user.id)
             ]
             self._take(workflow)
+        if not work.done:
+            return work.redirect
         self.missing = False
         self.message = self.error = self.run_error = ""
         self.selected_node = self.selected_edge = ""
@@ -259,11 +262,10 @@ class EditorState(SessionState):
     def _with_user_defaults(self, draft: drafts.Draft, node_id: str) -> drafts.Draft:
         """A new node starts with the user's defaults where its fields ask for them (the
         AI provider and model from Settings)."""
-        with session_scope() as session:
-            user = self._signed_in_user(session)
-            defaults = user_defaults(user=user) if user is not None else {}
+        with self._unit_of_work() as work:
+            defaults = user_defaults(user=work.user)
         node = drafts.find_node(draft, node_id)
-        if not defaults or node is None:
+        if not work.done or not defaults or node is None:
             return draft
         return drafts.replace_node(draft, drafts.with_user_defaults(node, defaults))
 
@@ -387,21 +389,16 @@ class EditorState(SessionState):
         if self.form_error:
             self.error = f"Not saved: {self.form_error}"
             return None
-        try:
-            with session_scope() as session:
-                user = self._signed_in_user(session)
-                if user is None:
-                    return self._to_sign_in()
-                workflow = workflow_service.update_workflow(
-                    session=session,
-                    user=user,
-                    workflow_id=self.workflow_id,
-                    data=workflow_service.WorkflowUpdate(name=self.name, graph=self._get_draft()),
-                )
-                self.version, self.is_active = workflow.version, workflow.is_active
-        except ServiceError as problem:
-            self.error = f"Not saved: {problem}"
-            return None
+        with self._unit_of_work(error_var="error", message=_not_saved) as work:
+            workflow = workflow_service.update_workflow(
+                session=work.session,
+                user=work.user,
+                workflow_id=self.workflow_id,
+                data=workflow_service.WorkflowUpdate(name=self.name, graph=self._get_draft()),
+            )
+            self.version, self.is_active = workflow.version, workflow.is_active
+        if not work.done:
+            return work.redirect
         self.dirty = False
         self.message = (
             f"Saved version {self.version}."
@@ -412,56 +409,38 @@ class EditorState(SessionState):
 
     def set_active(self, active: bool) -> EventSpec | None:
         self.error = ""
-        try:
-            with session_scope() as session:
-                user = self._signed_in_user(session)
-                if user is None:
-                    return self._to_sign_in()
-                workflow = workflow_service.set_active(
-                    session=session, user=user, workflow_id=self.workflow_id, active=active
-                )
-                self.is_active = workflow.is_active
-        except ServiceError as problem:
-            self.error = str(problem)
-        return None
+        with self._unit_of_work(error_var="error") as work:
+            workflow = workflow_service.set_active(
+                session=work.session, user=work.user, workflow_id=self.workflow_id, active=active
+            )
+            self.is_active = workflow.is_active
+        return work.redirect
 
     def load_versions(self) -> EventSpec | None:
-        with session_scope() as session:
-            user = self._signed_in_user(session)
-            if user is None:
-                return self._to_sign_in()
-            try:
-                rows = workflow_service.list_versions(
-                    session=session, user=user, workflow_id=self.workflow_id
-                )
-            except NotFound as problem:
-                self.error = str(problem)
-                return None
+        with self._unit_of_work(error_var="error") as work:
+            rows = workflow_service.list_versions(
+                session=work.session, user=work.user, workflow_id=self.workflow_id
+            )
             self.versions = [
                 VersionRow(version=row.version, created=row.created_at.strftime("%Y-%m-%d %H:%M"))
                 for row in rows
             ]
-        return None
+        return work.redirect
 
     def open_version(self, version: int) -> EventSpec | None:
         """Load an earlier version into the draft; saving it restores it as the newest."""
-        with session_scope() as session:
-            user = self._signed_in_user(session)
-            if user is None:
-                return self._to_sign_in()
-            try:
-                rows = workflow_service.list_versions(
-                    session=session, user=user, workflow_id=self.workflow_id
-                )
-            except NotFound as problem:
-                self.error = str(problem)
-                return None
+        with self._unit_of_work(error_var="error") as work:
+            rows = workflow_service.list_versions(
+                session=work.session, user=work.user, workflow_id=self.workflow_id
+            )
             row = next((row for row in rows if row.version == version), None)
             if row is None:
                 self.error = f"Version {version} no longer exists."
                 return None
             self.name = row.name
             draft = {"nodes": row.graph.get("nodes", []), "edges": row.graph.get("edges", [])}
+        if not work.done:
+            return work.redirect
         self._texts = {}
         self.selected_node = self.selected_edge = ""
         self._change(draft)
@@ -492,18 +471,13 @@ class EditorState(SessionState):
             if redirect is not None or self.error:
                 self.run_error = self.error
                 return redirect
-        try:
-            with session_scope() as session:
-                user = self._signed_in_user(session)
-                if user is None:
-                    return self._to_sign_in()
-                execution = execution_service.run_workflow(
-                    session=session, user=user, workflow_id=self.workflow_id, payload=payload
-                )
-                self.execution_id, self.execution_status = execution.id, execution.status.value
-        except ServiceError as problem:
-            self.run_error = str(problem)
-            return None
+        with self._unit_of_work(error_var="run_error") as work:
+            execution = execution_service.run_workflow(
+                session=work.session, user=work.user, workflow_id=self.workflow_id, payload=payload
+            )
+            self.execution_id, self.execution_status = execution.id, execution.status.value
+        if not work.done:
+            return work.redirect
         self.run_open = False
         self._statuses = {node["id"]: "PENDING" for node in self._get_draft()["nodes"]}
         self.results = {}
