@@ -32,7 +32,7 @@ from pathlib import Path
 import httpx
 import pytest
 import redis
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from tests.conftest import TEST_REDIS_URL
 from tests.support.reflex_backend import free_port, log_tail
@@ -58,6 +58,10 @@ WORKER_START_TIMEOUT = 60  #: seconds for `workfuse worker` to report ready
 WORKER_READY = "Worker process is ready for action."  #: Dramatiq's line, one per process
 WORKER_THREADS = 4
 STOP_TIMEOUT = 20  #: seconds a process gets after SIGTERM before SIGKILL
+#: ms a browser assertion waits by default: a shared CI machine running the suite's other
+#: processes can take seconds to answer a click (Playwright's own default is 5 s).
+EXPECT_TIMEOUT_MS = 15_000
+expect.set_options(timeout=EXPECT_TIMEOUT_MS)
 OWNER_EMAIL = "owner@example.com"
 OWNER_PASSWORD = "correct horse battery"
 SAMPLE_NODE_MODULE = "tests.support.sample_node"  #: registers the "Sign text" node type
