@@ -25,12 +25,12 @@ from tests.ui.editor_pages import (
     owner_client,
     stored_graph,
 )
-from workfuse.web_paths import SESSION_COOKIE
 from workfuse.nodes.base import CATEGORIES, CATEGORY_LABELS, NodeSpec
 from workfuse.nodes.registry import REGISTRY
 from workfuse.ui.editor import form_edits
 from workfuse.ui.editor.form_schema import fields_of
 from workfuse.ui.editor.node_form import build_form
+from workfuse.web_paths import SESSION_COOKIE
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(900)]
 
