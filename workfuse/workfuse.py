@@ -18,9 +18,10 @@ from workfuse.api.browser_origins import BrowserOriginGuard
 from workfuse.bootstrap import prepare
 from workfuse.db_types import utcnow
 from workfuse.engine.broker import start_embedded_workers
-from workfuse.engine.reconciler import start_reconciler_thread
+from workfuse.engine.reconciler import Periodic, start_reconciler_thread
 from workfuse.engine.runner_lock import hold_runner_lock
 from workfuse.logs import configure_logging
+from workfuse.services.retention import prune_by_settings
 from workfuse.settings import get_settings
 from workfuse.ui.auth_page import AuthFormState, sign_in_page, sign_up_page
 from workfuse.ui.credentials_page import credentials_page
@@ -33,6 +34,8 @@ from workfuse.ui.settings_page import settings_page
 from workfuse.ui.settings_state import SettingsState
 from workfuse.ui.workflows_page import workflows_page
 from workfuse.ui.workflows_state import WorkflowsState
+
+RETENTION_INTERVAL_S = 3600.0  #: seconds between the app's retention passes
 
 
 @asynccontextmanager
@@ -51,6 +54,7 @@ async def _start_up() -> AsyncIterator[None]:
         stop=stop_reconciler,
         resume_before=started if workers is not None else None,
         runners_gone=workers is not None and hold_runner_lock(get_settings().resolved_database_url),
+        periodic=[Periodic("retention", RETENTION_INTERVAL_S, prune_by_settings)],
     )
     try:
         yield

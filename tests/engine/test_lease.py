@@ -16,9 +16,11 @@ from sqlmodel import Session, col
 
 from tests.engine.helpers import edge, jsonata, make_workflow, node, stored_execution, wait_for
 from tests.support.local_server import Response, serve
+from workfuse.db import statement_scope
 from workfuse.db_types import utcnow
 from workfuse.engine import runner as runner_module
 from workfuse.engine.events import get_event_bus
+from workfuse.engine.memo import Memo
 from workfuse.engine.runner import ExecutionRunner, _all
 from workfuse.engine.state import STALE_AFTER_S, claim, claim_pending
 from workfuse.models import Execution, ExecutionStatus, NodeRun, NodeRunStatus, User, Workflow
@@ -201,17 +203,18 @@ def test_a_run_whose_write_failed_is_finished_by_its_retry_without_waiting(
 ) -> None:
     # Given: start -> call (http) -> after, and a database write that fails once: the
     # one that would record the call's success (as when PostgreSQL restarts then)
-    failures: list[str | None] = []
-    flush = ExecutionRunner._flush
+    failures: list[str | None] = []  #: the lease the failing run held
+    flush = Memo.flush
 
-    def flush_failing_once(runner: ExecutionRunner, *args: Any, **values: Any) -> bool:
-        call = runner.pending.get("call")
+    def flush_failing_once(memo: Memo) -> None:
+        call = memo.pending.get("call")
         if not failures and call is not None and call.status is NodeRunStatus.SUCCEEDED:
-            failures.append(runner.lease)
+            with statement_scope() as connection:
+                failures.append(lease_of(Session(bind=connection), memo.execution_id))
             raise sa.exc.OperationalError("UPDATE executions", {}, ConnectionError("closed"))
-        return flush(runner, *args, **values)
+        flush(memo)
 
-    monkeypatch.setattr(ExecutionRunner, "_flush", flush_failing_once)
+    monkeypatch.setattr(Memo, "flush", flush_failing_once)
     with serve({"POST /work": lambda request: Response.json({"ok": True})}) as server:
         workflow = make_workflow(
             session,

@@ -13,7 +13,12 @@ from sqlmodel import Session, select
 from tests.engine.helpers import edge, jsonata, make_workflow, node, wait_for
 from workfuse.db_types import utcnow
 from workfuse.engine import broker
-from workfuse.engine.reconciler import reconcile, resume_interrupted, start_reconciler_thread
+from workfuse.engine.reconciler import (
+    Periodic,
+    reconcile,
+    resume_interrupted,
+    start_reconciler_thread,
+)
 from workfuse.engine.runner import NODE_TIMEOUT_S
 from workfuse.models import Execution, ExecutionStatus, NodeRun, NodeRunStatus, User, Workflow
 
@@ -234,6 +239,37 @@ def test_the_reconciler_thread_runs_passes_until_stopped(
     finally:
         stop.set()
     thread.join(timeout=5)
+    assert not thread.is_alive()
+
+
+def test_the_reconciler_thread_runs_its_periodic_work_and_outlives_its_failures(
+    database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Given: work due at every pass, work due once an hour that fails, passes every 20 ms
+    counted: list[float] = []
+    failed: list[float] = []
+
+    def failing() -> None:
+        failed.append(time.monotonic())
+        raise RuntimeError("disk full")
+
+    periodic = [
+        Periodic("count", 0.0, lambda: counted.append(time.monotonic())),
+        Periodic("cleanup", 3600.0, failing),
+    ]
+    stop = threading.Event()
+
+    # When: the thread runs for a while
+    thread = start_reconciler_thread(interval_s=0.02, stop=stop, periodic=periodic)
+    time.sleep(0.3)
+    stop.set()
+    thread.join(timeout=5)
+
+    # Then: the frequent work ran after pass after pass, the hourly one once; its failure
+    # was logged and stopped nothing
+    assert len(counted) >= 3
+    assert len(failed) == 1
+    assert "cleanup pass failed" in caplog.text
     assert not thread.is_alive()
 
 

@@ -141,6 +141,17 @@ def enqueue(execution_id: str, delay_ms: int | None = None, lease: str | None = 
     get_engine().actor.send_with_options(args=(execution_id,), delay=delay_ms or None, **options)
 
 
+def send(execution_id: str, delay_ms: int | None = None, lease: str | None = None) -> bool:
+    """:func:`enqueue`, but False (logged) if the broker refused: the execution stays
+    stored, and the reconciler sends it later."""
+    try:
+        enqueue(execution_id, delay_ms, lease)
+    except Exception as error:  # any broker failure: the execution is stored anyway
+        log.warning("execution %s stored but not enqueued (%s)", execution_id, error)
+        return False
+    return True
+
+
 def start_embedded_workers(threads: int = DEFAULT_EMBEDDED_THREADS) -> dramatiq.Worker | None:
     """Worker threads in this process for the in-process broker (``None`` with Redis)."""
     engine = get_engine()

@@ -37,7 +37,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import cast
 
 import sqlalchemy as sa
@@ -45,11 +47,11 @@ from sqlmodel import Session, col, select
 
 from workfuse.db import session_scope
 from workfuse.db_types import utcnow
+from workfuse.engine.broker import send
+from workfuse.engine.retry import retry_at
 from workfuse.engine.runner import NODE_TIMEOUT_S
 from workfuse.engine.state import STALE_AFTER_S
 from workfuse.models import Execution, ExecutionStatus, NodeRun, NodeRunStatus
-from workfuse.services.executions import send
-from workfuse.services.retention import prune_by_settings
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +61,6 @@ DEFAULT_STALE_AFTER_S = 120.0  #: seconds without a heartbeat before a run count
 RESUME_MARGIN_S = 1.0  #: seconds past STALE_AFTER_S before a resumed RUNNING run is sent
 PENDING_AFTER_S = 5.0  #: seconds a never-sent PENDING execution waits before a re-send
 DEFAULT_INTERVAL_S = 60.0  #: seconds between passes of the reconciler thread
-PRUNE_INTERVAL_S = 3600.0  #: seconds between retention passes in the same thread
 BATCH_SIZE = 500  #: executions examined per query
 
 
@@ -203,13 +204,7 @@ def _retry_overdue(session: Session, execution_id: str, stale: datetime) -> bool
             NodeRun.execution_id == execution_id, NodeRun.status == NodeRunStatus.RETRYING
         )
     ).all()
-    known = []
-    for error in errors:
-        try:
-            moment = datetime.fromisoformat((error or {})["retryAt"])
-        except (KeyError, TypeError, ValueError):
-            continue
-        known.append(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
+    known = [moment for moment in map(retry_at, errors) if moment is not None]
     return not known or min(known) < stale
 
 
@@ -263,6 +258,17 @@ def _release(
         )
 
 
+@dataclass(frozen=True)
+class Periodic:
+    """Other work for the reconciler's thread: ``run`` after the thread's first pass,
+    then after the first pass that ends ``interval_s`` seconds or more after it last
+    ran. A failure is logged (as ``"<name> pass failed"``), never raised."""
+
+    name: str
+    interval_s: float
+    run: Callable[[], object]
+
+
 def start_reconciler_thread(
     interval_s: float = DEFAULT_INTERVAL_S,
     *,
@@ -270,18 +276,18 @@ def start_reconciler_thread(
     resume_before: datetime | None = None,
     runners_gone: bool = False,
     stop: threading.Event | None = None,
+    periodic: Sequence[Periodic] = (),
 ) -> threading.Thread:
     """Run :func:`reconcile` now and then every ``interval_s`` seconds in a daemon
     thread, until ``stop`` is set; with ``resume_before`` (the start of an app with the
     in-process broker), :func:`resume_interrupted` (with ``runners_gone``) instead of
-    the first pass. Retention
-    (:func:`prune_by_settings`) runs in the same thread at start and then every
-    :data:`PRUNE_INTERVAL_S`. A failed pass (database down) is logged and the next pass
+    the first pass. The ``periodic`` work (the app's retention passes) runs in the same
+    thread, after the passes. A failed pass (database down) is logged and the next pass
     tries again."""
     stopped = stop or threading.Event()
 
     def loop() -> None:
-        next_prune = time.monotonic()
+        due = [time.monotonic()] * len(periodic)  #: when each periodic work runs next
         resume = resume_before
         while not stopped.is_set():
             try:
@@ -292,12 +298,13 @@ def start_reconciler_thread(
                     reconcile(stale_after_s=stale_after_s)
             except Exception:  # the thread must outlive a database outage
                 log.exception("reconciler pass failed")
-            if time.monotonic() >= next_prune:
-                next_prune = time.monotonic() + PRUNE_INTERVAL_S
-                try:
-                    prune_by_settings()
-                except Exception:
-                    log.exception("retention pass failed")
+            for index, work in enumerate(periodic):
+                if time.monotonic() >= due[index]:
+                    due[index] = time.monotonic() + work.interval_s
+                    try:
+                        work.run()
+                    except Exception:
+                        log.exception("%s pass failed", work.name)
             stopped.wait(interval_s)
 
     thread = threading.Thread(target=loop, name="workfuse-reconciler", daemon=True)

@@ -1,8 +1,12 @@
-"""Execution statuses and the one table of allowed transitions.
+"""Execution and node-run statuses and the tables of allowed transitions.
 
-Every status change is a compare-and-set in the database (``UPDATE ... WHERE status IN
-(allowed sources)``), so two workers, or a worker and a person pressing Cancel, cannot
-both win, and a terminal status is never overwritten.
+Every status change of an execution is a compare-and-set in the database (``UPDATE ...
+WHERE status IN (allowed sources)``), so two workers, or a worker and a person pressing
+Cancel, cannot both win, and a terminal status is never overwritten. A node run's status
+is changed by the one runner holding the execution, in its memory first
+(:class:`~workfuse.engine.transitions.Transitions` checks :data:`NODE_TRANSITIONS`); a
+side-effecting node's attempt is also a compare-and-set in the database
+(:func:`~workfuse.engine.checkpoint.claim_attempt`).
 """
 
 from __future__ import annotations
@@ -16,9 +20,10 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from workfuse.db_types import utcnow
-from workfuse.models import Execution, ExecutionStatus
+from workfuse.models import Execution, ExecutionStatus, NodeRunStatus
 
 S = ExecutionStatus
+N = NodeRunStatus
 
 #: target status -> the statuses it may be reached from.
 TRANSITIONS: dict[ExecutionStatus, frozenset[ExecutionStatus]] = {
@@ -29,6 +34,20 @@ TRANSITIONS: dict[ExecutionStatus, frozenset[ExecutionStatus]] = {
     S.CANCELLED: frozenset({S.PENDING, S.RUNNING, S.RETRYING}),
 }
 TERMINAL = frozenset({S.COMPLETED, S.FAILED, S.CANCELLED})
+
+#: target node-run status -> the statuses it may be reached from. A node run that
+#: succeeded or was skipped is never changed again; a failed one neither, since its
+#: failure ends the execution in the same checkpoint. RUNNING from RUNNING: an attempt
+#: interrupted by a crash runs again; from RETRYING: the next attempt.
+NODE_TRANSITIONS: dict[NodeRunStatus, frozenset[NodeRunStatus]] = {
+    N.RUNNING: frozenset({N.PENDING, N.RUNNING, N.RETRYING}),
+    N.SUCCEEDED: frozenset({N.RUNNING}),
+    N.RETRYING: frozenset({N.RUNNING}),
+    N.FAILED: frozenset({N.RUNNING}),
+    N.SKIPPED: frozenset({N.PENDING}),
+}
+#: Node runs that are done: a resumed run does not run them again.
+NODE_DONE = frozenset({N.SUCCEEDED, N.SKIPPED})
 STALE_AFTER_S = 45.0  #: seconds without a heartbeat after which a runner counts as gone
 
 

@@ -12,7 +12,6 @@ import asyncio
 import base64
 import contextlib
 import json
-import logging
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,7 +23,7 @@ from sqlmodel import Session, col, select
 
 from workfuse.db import session_scope
 from workfuse.db_types import MAX_JSON_DEPTH, json_too_deep, utcnow
-from workfuse.engine import broker
+from workfuse.engine.broker import send as send
 from workfuse.engine.events import ExecutionUpdate, UpdateType, get_event_bus
 from workfuse.engine.plan import PlanNotFound, load_plan
 from workfuse.engine.state import TERMINAL, transition
@@ -47,8 +46,6 @@ from workfuse.services.errors import (
     reject_unstorable_text,
 )
 from workfuse.services.workflows import ensure_runnable, get_workflow
-
-log = logging.getLogger(__name__)
 
 MAX_PAGE_SIZE = 200
 DEFAULT_PAGE_SIZE = 50
@@ -98,17 +95,6 @@ def start_execution(
         return existing
     send(execution.id)
     return execution
-
-
-def send(execution_id: str, delay_ms: int | None = None, lease: str | None = None) -> bool:
-    """Enqueue (``delay_ms`` later; ``lease``: see :func:`~workfuse.engine.broker.enqueue`);
-    False (logged) if the broker refused: the reconciler retries later."""
-    try:
-        broker.enqueue(execution_id, delay_ms, lease)
-    except Exception as error:  # any broker failure: the execution is stored anyway
-        log.warning("execution %s stored but not enqueued (%s)", execution_id, error)
-        return False
-    return True
 
 
 def execution_by_idempotency_key(session: Session, workflow_id: str, key: str) -> Execution | None:

@@ -43,6 +43,7 @@ from workfuse.secrets import (
     SecretStore,
     SecretStoreError,
 )
+from workfuse.secrets.for_run import values_for_run as values_for_run
 from workfuse.services.errors import Conflict, InvalidInput, NotFound, reject_unstorable_text
 
 logger = logging.getLogger(__name__)
@@ -317,32 +318,3 @@ def get_secret_value_for_run(
     if redactor is not None:
         redactor.register(value)
     return value
-
-
-def values_for_run(
-    *,
-    session: Session,
-    store: SecretStore,
-    user_id: str,
-    arns: Iterable[str],
-    redactors: Iterable[Redactor] = (),
-) -> dict[str, str]:
-    """The values of the credentials a run names by ARN, only those the user owns.
-
-    An ARN the user does not own (or that is gone) is left out: the node that needs it
-    fails with a clear "credential not available" error. Each value is registered with
-    every redactor before it is returned. Raises ``SecretStoreError`` if the store fails.
-    """
-    wanted = list(arns)
-    if not wanted:
-        return {}
-    references = session.exec(
-        select(SecretReference).where(
-            SecretReference.user_id == user_id, col(SecretReference.arn).in_(wanted)
-        )
-    ).all()
-    values = {reference.arn: store.get_secret_value(reference.arn) for reference in references}
-    for redactor in redactors:
-        for value in values.values():
-            redactor.register(value)
-    return values
