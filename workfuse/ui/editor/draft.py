@@ -16,8 +16,8 @@ from typing import Any
 
 from workfuse.graph import ValidationIssue, ValidationResult
 from workfuse.graph_validation import check_graph_data
-from workfuse.nodes.base import FALLBACK_COLOUR, NodeSpec
-from workfuse.nodes.registry import REGISTRY, UnknownNodeType
+from workfuse.nodes.base import FALLBACK_COLOUR
+from workfuse.nodes.registry import REGISTRY
 
 Draft = dict[str, Any]
 
@@ -183,7 +183,7 @@ def delete_items(draft: Draft, node_ids: list[str], edge_ids: list[str]) -> Draf
 def with_user_defaults(node: dict[str, Any], defaults: dict[str, str]) -> dict[str, Any]:
     """A copy of a new node whose top-level config fields that ask for a user default
     (``userDefault`` hint, e.g. ``ai.model``) hold the user's value for it, if any."""
-    spec = spec_of(node)
+    spec = REGISTRY.spec_of(node)
     if spec is None or not defaults:
         return node
     config = dict(node["data"]["config"])
@@ -194,19 +194,10 @@ def with_user_defaults(node: dict[str, Any], defaults: dict[str, str]) -> dict[s
     return {**node, "data": {**node["data"], "config": config}}
 
 
-def spec_of(node: dict[str, Any]) -> NodeSpec | None:
-    """The node's type at its version, if this server has it."""
-    version = node.get("typeVersion")
-    try:
-        return REGISTRY.get(str(node.get("type", "")), version if isinstance(version, int) else 1)
-    except UnknownNodeType:
-        return None
-
-
 def output_handles(node: dict[str, Any]) -> list[str]:
     """The node's output handles, as its type declares them (a condition's come from
     its branches); one ``out`` handle for a node of an unknown type."""
-    spec = spec_of(node)
+    spec = REGISTRY.spec_of(node)
     if spec is None:
         return ["out"]
     config = (node.get("data") or {}).get("config")
@@ -277,7 +268,7 @@ def canvas_nodes(
     for node in draft["nodes"]:
         node_id = str(node.get("id", ""))
         node_type = str(node.get("type", ""))
-        spec = spec_of(node)
+        spec = REGISTRY.spec_of(node)
         shown.append(
             {
                 "id": node_id,

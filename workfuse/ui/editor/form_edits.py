@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from workfuse.ui.editor.draft import spec_of
+from workfuse.nodes.registry import REGISTRY
 from workfuse.ui.editor.form_schema import FieldSpec, fields_of
 from workfuse.ui.editor.form_values import TEXT_WIDGETS, FormError, parsed_text, plain_text
 
@@ -63,7 +63,7 @@ def _spot(node: Node, path: str, widgets: frozenset[str]) -> _Spot | None:
     """Where ``path`` lives in ``node`` (a copy the caller owns), creating the objects
     of groups on the way; ``None`` if it goes through a list row that is not there.
     ``KeyError`` if the type has no such field or its widget is not in ``widgets``."""
-    spec = spec_of(node)
+    spec = REGISTRY.spec_of(node)
     if spec is None:
         raise KeyError(path)
     parts = path.split(".")

@@ -48,16 +48,20 @@ def _caption(view: ObjectVar[FieldView]) -> rx.Component:
     )
 
 
+def _help_and_error(view: ObjectVar[FieldView]) -> rx.Component:
+    """The field's help text (if any) and its validation message (if any)."""
+    return rx.fragment(
+        rx.cond(view.help != "", rx.text(view.help, size="1", color=rx.color("gray", 10))),
+        error_text(view.error),
+    )
+
+
 def _labelled(view: ObjectVar[FieldView], control: rx.Component) -> rx.Component:
     """Label, control, help and the row's validation message."""
     return rx.vstack(
         _caption(view),
         control,
-        rx.cond(
-            view.help != "",
-            rx.text(view.help, size="1", color=rx.color("gray", 10)),
-        ),
-        error_text(view.error),
+        _help_and_error(view),
         spacing="1",
         width="100%",
     )
@@ -206,8 +210,7 @@ def _switch(view: ObjectVar[FieldView]) -> rx.Component:
             align="center",
             spacing="2",
         ),
-        rx.cond(view.help != "", rx.text(view.help, size="1", color=rx.color("gray", 10))),
-        error_text(view.error),
+        _help_and_error(view),
         spacing="1",
         width="100%",
     )
@@ -230,8 +233,7 @@ def _group(view: ObjectVar[FieldView]) -> rx.Component:
             align="center",
             spacing="2",
         ),
-        rx.cond(view.help != "", rx.text(view.help, size="1", color=rx.color("gray", 10))),
-        error_text(view.error),
+        _help_and_error(view),
         spacing="1",
         width="100%",
     )
@@ -241,8 +243,7 @@ def _heading(view: ObjectVar[FieldView]) -> rx.Component:
     """The title of a list or of key/value rows; the rows follow."""
     return rx.vstack(
         _caption(view),
-        rx.cond(view.help != "", rx.text(view.help, size="1", color=rx.color("gray", 10))),
-        error_text(view.error),
+        _help_and_error(view),
         spacing="1",
         width="100%",
     )

@@ -29,7 +29,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from workfuse.ui.editor.draft import spec_of
+from workfuse.nodes.registry import REGISTRY
 from workfuse.ui.editor.form_edits import pairs_of
 from workfuse.ui.editor.form_schema import TYPED_WIDGETS, FieldSpec, field_at, fields_of
 from workfuse.ui.editor.form_values import (
@@ -125,7 +125,7 @@ def keeps_typed_text(node: Mapping[str, Any], path: str) -> bool:
     ``path`` as typed (see module doc)."""
     if path in COMMON_FIELDS:
         return bool(COMMON_FIELDS[path][1])
-    spec = spec_of(dict(node))
+    spec = REGISTRY.spec_of(node)
     if spec is None:
         return False
     try:
@@ -144,7 +144,7 @@ def build_form(
     data = data if isinstance(data, dict) else {}
     config = data.get("config")
     config = config if isinstance(config, dict) else {}
-    spec = spec_of(dict(node))
+    spec = REGISTRY.spec_of(node)
     node_id, node_type = str(node.get("id", "")), str(node.get("type", ""))
     form = NodeForm(
         id=node_id,
